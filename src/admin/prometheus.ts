@@ -1,0 +1,74 @@
+// The stats snapshot in Prometheus text exposition format (version 0.0.4).
+import type { ClassCounts, StatsSnapshot } from '../observability/stats.ts';
+
+const CLASS_LABELS = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+class Exposition {
+  private readonly out: string[] = [];
+  family(name: string, type: 'counter' | 'gauge', help: string): void {
+    this.out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  }
+  sample(name: string, labels: Record<string, string>, value: number): void {
+    const keys = Object.keys(labels);
+    const l = keys.length === 0 ? '' : `{${keys.map((k) => `${k}="${escapeLabel(labels[k]!)}"`).join(',')}}`;
+    this.out.push(`${name}${l} ${value}`);
+  }
+  classes(name: string, labels: Record<string, string>, c: ClassCounts): void {
+    for (let i = 0; i < 5; i++) this.sample(name, { ...labels, class: CLASS_LABELS[i]! }, c[i]!);
+  }
+  text(): string {
+    return `${this.out.join('\n')}\n`;
+  }
+}
+
+export function toPrometheus(s: StatsSnapshot, extra: { workers: number; workerRestarts: number }): string {
+  const e = new Exposition();
+  e.family('wasmgate_requests_total', 'counter', 'Downstream requests completed, by status class.');
+  e.classes('wasmgate_requests_total', {}, s.classes);
+  e.family('wasmgate_requests_active', 'gauge', 'Downstream requests in flight.');
+  e.sample('wasmgate_requests_active', {}, s.active);
+  e.family('wasmgate_request_bytes_total', 'counter', 'Request body bytes forwarded upstream.');
+  e.sample('wasmgate_request_bytes_total', {}, s.bytes_in);
+  e.family('wasmgate_response_bytes_total', 'counter', 'Response body bytes sent downstream.');
+  e.sample('wasmgate_response_bytes_total', {}, s.bytes_out);
+  e.family('wasmgate_downstream_connections_total', 'counter', 'Downstream connections accepted.');
+  e.sample('wasmgate_downstream_connections_total', {}, s.downstream.connections_total);
+  e.family('wasmgate_downstream_connections_active', 'gauge', 'Downstream connections open.');
+  e.sample('wasmgate_downstream_connections_active', {}, s.downstream.connections_active);
+  e.family('wasmgate_downstream_client_errors_total', 'counter', 'Requests rejected before routing (400, 408, 431).');
+  e.sample('wasmgate_downstream_client_errors_total', {}, s.downstream.client_errors);
+  e.family('wasmgate_downstream_client_aborts_total', 'counter', 'Requests whose client went away before the response completed.');
+  e.sample('wasmgate_downstream_client_aborts_total', {}, s.downstream.client_aborts);
+  e.family('wasmgate_route_requests_total', 'counter', 'Requests per route, by status class.');
+  for (const [route, r] of Object.entries(s.routes)) e.classes('wasmgate_route_requests_total', { route }, r.classes);
+  e.family('wasmgate_upstream_requests_total', 'counter', 'Requests sent to each upstream, by status class of the downstream response.');
+  for (const [upstream, u] of Object.entries(s.upstreams)) e.classes('wasmgate_upstream_requests_total', { upstream }, u.classes);
+  e.family('wasmgate_upstream_errors_total', 'counter', 'Upstream failures by reason (connect_failed, connect_timeout, timeout, reset, bad_response).');
+  for (const [upstream, u] of Object.entries(s.upstreams)) {
+    for (const [reason, n] of Object.entries(u.errors)) e.sample('wasmgate_upstream_errors_total', { upstream, reason }, n);
+  }
+  e.family('wasmgate_workers', 'gauge', 'Worker threads listening.');
+  e.sample('wasmgate_workers', {}, extra.workers);
+  e.family('wasmgate_worker_restarts_total', 'counter', 'Workers replaced after they died.');
+  e.sample('wasmgate_worker_restarts_total', {}, extra.workerRestarts);
+  return e.text();
+}
+
+type ClassObject = Record<(typeof CLASS_LABELS)[number], number>;
+const classObject = (c: ClassCounts): ClassObject => ({ '1xx': c[0], '2xx': c[1], '3xx': c[2], '4xx': c[3], '5xx': c[4] });
+
+/** The snapshot for /stats: status classes as { "2xx": n, ... } objects. */
+export function toJsonStats(s: StatsSnapshot): Record<string, unknown> {
+  const mapValues = <T, U>(o: Record<string, T>, f: (v: T) => U): Record<string, U> =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
+  return {
+    ...s,
+    classes: classObject(s.classes),
+    routes: mapValues(s.routes, (r) => ({ ...r, classes: classObject(r.classes) })),
+    upstreams: mapValues(s.upstreams, (u) => ({ ...u, classes: classObject(u.classes) })),
+  };
+}

@@ -1,0 +1,137 @@
+// wasmgate CLI: `run -c FILE` starts the gateway, `validate -c FILE` checks a configuration.
+// The only place that wires the process-wide pieces together.
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { loadConfigFile } from '../config/load.ts';
+import type { ResolvedConfig } from '../config/types.ts';
+import { createRootLogger } from '../observability/logger.ts';
+import { Supervisor } from '../worker/supervisor.ts';
+import { createAdminServer } from '../admin/server.ts';
+import { startDemoUpstream } from './demo-upstream.ts';
+import { ExitCodes } from './exit-codes.ts';
+
+const USAGE = `usage: wasmgate <command> [options]
+
+commands:
+  run -c FILE        start the gateway with the configuration FILE (default ./gateway.yaml)
+  validate -c FILE   check FILE and print every problem with its line and column
+  version            print the version
+
+options for run:
+  --demo-upstream HOST:PORT   also start a small echo server there (used by "npm start")
+`;
+
+async function loadOrExit(file: string): Promise<ResolvedConfig> {
+  try {
+    return await loadConfigFile(file);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit((err as { code?: string }).code === 'GW_ERR_CONFIG_READ' ? ExitCodes.NO_INPUT : ExitCodes.CONFIG_INVALID);
+  }
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function run(file: string, demoUpstream: string | undefined): Promise<void> {
+  const config = await loadOrExit(file);
+  const log = createRootLogger(config.log.level, undefined, { component: 'main' });
+  if (config.filters.length > 0) {
+    log.fatal({ filters: config.filters.map((f) => f.name) }, 'this version cannot load filters yet; remove the filters section to run');
+    log.flush();
+    process.exitCode = ExitCodes.CONFIG_INVALID;
+    return;
+  }
+  if (demoUpstream !== undefined) {
+    const at = demoUpstream.lastIndexOf(':');
+    const host = demoUpstream.slice(0, at);
+    const port = Number(demoUpstream.slice(at + 1));
+    await startDemoUpstream(host, port);
+    log.info({ address: `http://${demoUpstream}` }, 'demo upstream listening');
+  }
+  const sup = new Supervisor(config, log);
+  let admin: Server;
+  try {
+    await sup.start();
+    admin = createAdminServer(sup, log);
+    await new Promise<void>((res, rej) => {
+      admin.once('error', rej);
+      admin.listen(config.admin.port, config.admin.host, () => res());
+    });
+  } catch (err) {
+    log.fatal({ err }, 'gateway failed to start');
+    log.flush();
+    process.exit(ExitCodes.START_FAILED);
+  }
+  const adminAddr = admin.address();
+  log.info(
+    {
+      listen: `http://${config.listen.host}:${sup.port}`,
+      admin: `http://${config.admin.host}:${typeof adminAddr === 'object' && adminAddr !== null ? adminAddr.port : config.admin.port}`,
+      workers: config.workers,
+      config: config.source,
+    },
+    'wasmgate listening',
+  );
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    sup.beginShutdown();
+    log.info({ signal, drainTimeoutMs: config.server.drain_timeout_ms }, 'draining');
+    void sup.shutdown(config.server.drain_timeout_ms).then(({ forced }) => {
+      log.info({ forced }, 'stopped');
+      admin.close();
+      admin.closeAllConnections();
+      log.flush(() => process.exit(ExitCodes.OK));
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c', default: 'gateway.yaml' },
+      'demo-upstream': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals[0];
+  if (values.help === true || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const file = resolve(values.config);
+  switch (command) {
+    case 'run':
+      await run(file, values['demo-upstream']);
+      return;
+    case 'validate': {
+      const config = await loadOrExit(file);
+      process.stdout.write(
+        `${file}: valid (${Object.keys(config.upstreams).length} upstreams, ${config.routes.length} routes, ${config.filters.length} filters)\n`,
+      );
+      return;
+    }
+    case 'version':
+      process.stdout.write(`wasmgate ${version()}\n`);
+      return;
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+      process.exitCode = ExitCodes.USAGE;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(ExitCodes.USAGE);
+});

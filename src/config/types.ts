@@ -1,0 +1,112 @@
+// The resolved (validated, defaulted, normalized, frozen) configuration the gateway runs on.
+// `gateway.yaml` → load.ts (yaml, keeps positions) → ajv against schemas/gateway.schema.json (fills defaults)
+// → normalize.ts (resolves paths, compiles nothing, computes workers) → ResolvedConfig.
+// Field names follow the YAML (snake_case) so that /config_dump shows what the user wrote.
+
+export interface ResolvedListen {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ResolvedUpstream {
+  readonly name: string;
+  /** Origin the pool connects to, e.g. http://127.0.0.1:3000 (path part, if any, is prepended to request paths). */
+  readonly url: string;
+  /** Max connections in the undici pool. */
+  readonly connections: number;
+  readonly connect_timeout_ms: number;
+  /** Time to receive the full response headers once the request is sent. */
+  readonly headers_timeout_ms: number;
+  /** Max idle time between two body chunks of the response. */
+  readonly body_timeout_ms: number;
+  /** Overall deadline for headers (504 when exceeded before the response starts). */
+  readonly timeout_ms: number;
+  /** Idle keep-alive time of pooled upstream connections. */
+  readonly keep_alive_timeout_ms: number;
+}
+
+export type HeaderMatcher = {
+  readonly name: string;
+  readonly exact?: string;
+  readonly prefix?: string;
+  readonly regex?: string;
+  readonly present?: boolean;
+  readonly invert?: boolean;
+};
+
+export interface ResolvedRouteMatch {
+  readonly prefix?: string;
+  readonly path?: string;
+  readonly regex?: string;
+  readonly methods?: readonly string[];
+  readonly headers?: readonly HeaderMatcher[];
+}
+
+export interface ResolvedDirectResponse {
+  readonly status: number;
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface ResolvedRoute {
+  readonly name: string;
+  readonly match: ResolvedRouteMatch;
+  readonly upstream?: string;
+  readonly prefix_rewrite?: string;
+  readonly host_rewrite?: string;
+  /** Per-route timeout override (ms) for the upstream response headers. */
+  readonly timeout_ms?: number;
+  readonly direct_response?: ResolvedDirectResponse;
+  /** Names of filters from the top-level `filters:` list; absent = the top-level chain, [] = no filters. */
+  readonly filters?: readonly string[];
+}
+
+export interface ResolvedFilterLimits {
+  readonly memory_mb: number;
+}
+
+export interface ResolvedFilter {
+  readonly name: string;
+  /** Absolute path (resolved against the config file's folder). */
+  readonly wasm: string;
+  readonly root_id: string;
+  readonly vm_id: string;
+  /** Plugin configuration as delivered to the filter: a string as written, an object as JSON text. */
+  readonly config: string;
+  readonly vm_config: string;
+  readonly fail_open: boolean;
+  readonly limits: ResolvedFilterLimits;
+}
+
+export interface ResolvedServer {
+  /** Downstream: time allowed to receive the request headers (slowloris guard). */
+  readonly headers_timeout_ms: number;
+  /** Downstream: time allowed to receive the whole request. 0 disables. */
+  readonly request_timeout_ms: number;
+  /** Downstream idle keep-alive timeout. */
+  readonly keep_alive_timeout_ms: number;
+  /** Largest request head accepted; larger gets 431. */
+  readonly max_header_bytes: number;
+  /** Value of the Via header added in both directions; empty = none. */
+  readonly via: string;
+  /** Graceful shutdown: how long in-flight requests may take to finish. */
+  readonly drain_timeout_ms: number;
+}
+
+export interface ResolvedAccessLog {
+  readonly enabled: boolean;
+}
+
+export interface ResolvedConfig {
+  /** Absolute path of the file this config came from ("" when built in memory). */
+  readonly source: string;
+  readonly listen: ResolvedListen;
+  readonly admin: ResolvedListen;
+  readonly workers: number;
+  readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
+  readonly access_log: ResolvedAccessLog;
+  readonly server: ResolvedServer;
+  readonly upstreams: Readonly<Record<string, ResolvedUpstream>>;
+  readonly routes: readonly ResolvedRoute[];
+  readonly filters: readonly ResolvedFilter[];
+}

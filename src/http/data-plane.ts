@@ -1,0 +1,49 @@
+// Everything one worker needs to serve requests for one configuration: routes, upstream pools, stats and
+// the access log. Built once per worker (and, with hot reload, once per configuration version).
+import type { ResolvedConfig } from '../config/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import { AccessLog } from '../observability/access-log.ts';
+import { WorkerStats } from '../observability/stats.ts';
+import { Router } from './router.ts';
+import { createUpstreams, type Upstream } from './upstream.ts';
+
+export class DataPlane {
+  readonly config: ResolvedConfig;
+  readonly router: Router;
+  readonly upstreams: Map<string, Upstream>;
+  readonly upstreamIndex: Map<string, number>;
+  readonly stats: WorkerStats;
+  readonly log: Logger;
+  readonly accessLog: AccessLog | undefined;
+  /** Value appended to Via ("1.1 <name>"), or "" for none. */
+  readonly via: string;
+  /** direct_response headers per route index, as flat pairs. */
+  readonly directHeaders: ReadonlyArray<readonly string[] | undefined>;
+
+  constructor(config: ResolvedConfig, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.router = new Router(config);
+    this.upstreams = createUpstreams(config.upstreams);
+    this.upstreamIndex = new Map([...this.upstreams.keys()].map((n, i) => [n, i]));
+    this.stats = new WorkerStats(
+      config.routes.map((r) => r.name),
+      [...this.upstreams.keys()],
+    );
+    this.accessLog = config.access_log.enabled ? new AccessLog(log) : undefined;
+    this.via = config.server.via === '' ? '' : `1.1 ${config.server.via}`;
+    this.directHeaders = config.routes.map((r) =>
+      r.direct_response === undefined ? undefined : Object.entries(r.direct_response.headers).flat(),
+    );
+  }
+
+  /** Closes every upstream pool after its in-flight requests complete. */
+  async close(): Promise<void> {
+    await Promise.all([...this.upstreams.values()].map((u) => u.pool.close()));
+  }
+
+  /** Cuts every upstream connection now. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.upstreams.values()].map((u) => u.pool.destroy()));
+  }
+}

@@ -1,0 +1,102 @@
+// Headers as proxy-wasm filters see them: ordered [name, value] pairs with lower-case names, and the
+// pseudo-headers (:method, :scheme, :authority, :path on requests, :status on responses) in front.
+// Pseudo-headers and regular headers are kept in two flat arrays ([n0, v0, n1, v1, ...]) so the regular
+// part can be handed to undici and to `res.writeHead` as is, without a copy.
+
+export class HeaderMap {
+  /** Pseudo-header pairs, flat. */
+  readonly pseudo: string[];
+  /** Regular header pairs, flat, names lower-case. */
+  readonly list: string[];
+
+  constructor(pseudo: string[] = [], list: string[] = []) {
+    this.pseudo = pseudo;
+    this.list = list;
+  }
+
+  get(name: string): string | undefined {
+    const arr = name.charCodeAt(0) === 58 /* : */ ? this.pseudo : this.list;
+    for (let i = 0; i < arr.length; i += 2) if (arr[i] === name) return arr[i + 1];
+    return undefined;
+  }
+
+  /** All values of a header joined as one string (", "), or undefined. */
+  getJoined(name: string): string | undefined {
+    let out: string | undefined;
+    const arr = name.charCodeAt(0) === 58 ? this.pseudo : this.list;
+    for (let i = 0; i < arr.length; i += 2) {
+      if (arr[i] === name) out = out === undefined ? arr[i + 1] : `${out}, ${arr[i + 1]}`;
+    }
+    return out;
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  /** Replaces every value of `name` by one value (added at the end when absent). */
+  set(name: string, value: string): void {
+    const arr = name.charCodeAt(0) === 58 ? this.pseudo : this.list;
+    let found = false;
+    for (let i = 0; i < arr.length; ) {
+      if (arr[i] === name) {
+        if (!found) {
+          arr[i + 1] = value;
+          found = true;
+          i += 2;
+        } else {
+          arr.splice(i, 2);
+        }
+      } else {
+        i += 2;
+      }
+    }
+    if (!found) arr.push(name, value);
+  }
+
+  add(name: string, value: string): void {
+    (name.charCodeAt(0) === 58 ? this.pseudo : this.list).push(name, value);
+  }
+
+  /** Appends to an existing comma-separated value, or adds the header. */
+  append(name: string, value: string): void {
+    appendFlat(name.charCodeAt(0) === 58 ? this.pseudo : this.list, name, value);
+  }
+
+  remove(name: string): void {
+    removeFlat(name.charCodeAt(0) === 58 ? this.pseudo : this.list, [name]);
+  }
+
+  /** Number of pairs, pseudo-headers included. */
+  get size(): number {
+    return (this.pseudo.length + this.list.length) >> 1;
+  }
+
+  /** All pairs in order, pseudo-headers first (the view a filter gets). */
+  pairs(): Array<[string, string]> {
+    const out: Array<[string, string]> = [];
+    for (let i = 0; i < this.pseudo.length; i += 2) out.push([this.pseudo[i]!, this.pseudo[i + 1]!]);
+    for (let i = 0; i < this.list.length; i += 2) out.push([this.list[i]!, this.list[i + 1]!]);
+    return out;
+  }
+}
+
+/** Appends `value` to the first `name` pair of a flat list (", "-joined), or adds the pair. */
+export function appendFlat(list: string[], name: string, value: string): void {
+  for (let i = 0; i < list.length; i += 2) {
+    if (list[i] === name) {
+      list[i + 1] = `${list[i + 1]}, ${value}`;
+      return;
+    }
+  }
+  list.push(name, value);
+}
+
+/** Removes every pair whose name is in `names` from a flat list. */
+export function removeFlat(list: string[], names: readonly string[]): void {
+  if (names.length === 0) return;
+  for (let i = 0; i < list.length; ) {
+    if (names.includes(list[i]!)) list.splice(i, 2);
+    else i += 2;
+  }
+}

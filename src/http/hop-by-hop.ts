@@ -1,0 +1,18 @@
+// Hop-by-hop headers (RFC 9110 §7.6.1) are meaningful for one connection only and never forwarded.
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
+
+/** True when a lower-case header name is hop-by-hop by itself (Connection-named ones are found separately). */
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name) || name.startsWith('proxy-');
+}
+
+/** Lower-case names listed in a Connection header value ("close, X-Foo" → ["close", "x-foo"]). */
+export function connectionTokens(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t !== '' && t !== 'close' && t !== 'keep-alive') out.push(t);
+  }
+  return out;
+}

@@ -1,0 +1,37 @@
+// Responses the gateway answers itself: no route, upstream failures, direct_response routes, client errors.
+// Bodies are short fixed texts; nothing from the request is echoed back.
+import type { ServerResponse } from 'node:http';
+
+export const LocalReplyBodies = {
+  404: 'no route matched\n',
+  413: 'payload too large\n',
+  502: 'upstream returned an invalid response\n',
+  503: 'upstream unavailable\n',
+  504: 'upstream request timeout\n',
+  500: 'internal error\n',
+} as const;
+
+/** Writes a complete local response. Returns the number of body bytes written. */
+export function sendLocalReply(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  requestId: string,
+  extraHeaders?: readonly string[],
+): number {
+  const len = Buffer.byteLength(body);
+  const headers: string[] = ['content-length', String(len), 'x-request-id', requestId];
+  let hasType = false;
+  if (extraHeaders !== undefined) {
+    for (let i = 0; i < extraHeaders.length; i += 2) {
+      const name = extraHeaders[i]!;
+      if (name === 'content-length' || name === 'x-request-id') continue;
+      if (name === 'content-type') hasType = true;
+      headers.push(name, extraHeaders[i + 1]!);
+    }
+  }
+  if (!hasType) headers.push('content-type', 'text/plain; charset=utf-8');
+  res.writeHead(status, headers);
+  res.end(body);
+  return len;
+}

@@ -1,0 +1,264 @@
+// One downstream request through a worker: headers into a HeaderMap (the view filters get), routing,
+// then either a local answer or an upstream exchange through undici's `dispatch`, with this object as
+// the dispatch handler writing straight to the downstream response (no intermediate streams, no
+// per-request header objects). Bodies stream both ways with backpressure.
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { HeaderMap, appendFlat, removeFlat } from './header-map.ts';
+import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
+import { LocalReplyBodies, sendLocalReply } from './local-reply.ts';
+import { classifyUpstreamError, type Upstream } from './upstream.ts';
+import type { CompiledRoute } from './router.ts';
+import type { DataPlane } from './data-plane.ts';
+
+const EMPTY: string[] = [];
+
+// undici's typings describe its wrapped handler API; at run time `dispatch` calls these raw legacy
+// callbacks (rawHeaders and trailers as Buffers, onBodySent with the chunk), the cheapest path it has.
+export class ProxyStream {
+  readonly plane: DataPlane;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly startedAt: number;
+  requestId = '';
+  readonly requestHeaders: HeaderMap;
+  route: CompiledRoute | undefined = undefined;
+  upstream: Upstream | undefined = undefined;
+  upstreamIndex = -1;
+  status = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Why the exchange failed, when it did (upstream failure reason or "client_abort"). */
+  failure = '';
+  private finished = false;
+  private abortUpstream: ((err: Error) => void) | undefined = undefined;
+  private resumeUpstream: (() => void) | undefined = undefined;
+  private onDrainBound: (() => void) | undefined = undefined;
+
+  constructor(plane: DataPlane, req: IncomingMessage, res: ServerResponse) {
+    this.plane = plane;
+    this.req = req;
+    this.res = res;
+    this.startedAt = performance.now();
+    this.requestHeaders = new HeaderMap();
+  }
+
+  start(): void {
+    const { req, res, plane } = this;
+    plane.stats.active++;
+    res.once('close', () => this.onDownstreamClose());
+
+    const headers = this.requestHeaders;
+    const list = headers.list;
+    const raw = req.rawHeaders;
+    let authority = '';
+    let connection: string | undefined;
+    let requestId: string | undefined;
+    let hasBody = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      const value = raw[i + 1]!;
+      if (name === 'host') {
+        if (authority === '') authority = value;
+        continue;
+      }
+      if (isHopByHop(name)) {
+        if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+        else if (name === 'transfer-encoding') hasBody = true;
+        continue;
+      }
+      if (name === 'expect') continue; // 100-continue is answered by the server itself
+      if (name === 'content-length') hasBody = value !== '0';
+      if (name === 'x-request-id' && requestId === undefined && value !== '') requestId = value;
+      list.push(name, value);
+    }
+    if (connection !== undefined) removeFlat(list, connectionTokens(connection));
+
+    let path = req.url ?? '/';
+    if (path.charCodeAt(0) !== 47 /* / */ && path !== '*') {
+      // absolute-form request target: its authority wins over Host (RFC 9112 §3.2.2)
+      const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)([^#]*)/i.exec(path);
+      if (m !== null) {
+        authority = m[1]!;
+        path = m[2] === '' ? '/' : m[2]![0] === '?' ? `/${m[2]}` : m[2]!;
+      }
+    }
+    const method = req.method ?? 'GET';
+    headers.pseudo.push(':method', method, ':scheme', 'http', ':authority', authority, ':path', path);
+
+    if (requestId === undefined) {
+      requestId = randomUUID();
+      list.push('x-request-id', requestId);
+    }
+    this.requestId = requestId;
+    const remote = req.socket.remoteAddress;
+    if (remote !== undefined) headers.append('x-forwarded-for', remote);
+    headers.append('x-forwarded-proto', 'http');
+    if (authority !== '') headers.append('x-forwarded-host', authority);
+    if (plane.via !== '') headers.append('via', plane.via);
+
+    // Filters' request-headers phase goes here (it may rewrite :path/:authority/headers before routing).
+
+    const route = plane.router.match(method, path, headers);
+    this.route = route;
+    if (route === undefined) {
+      this.localReply(404, LocalReplyBodies[404]);
+      return;
+    }
+    const direct = route.route.direct_response;
+    if (direct !== undefined) {
+      this.localReply(direct.status, direct.body, plane.directHeaders[route.index]);
+      return;
+    }
+    this.forward(route, method, path, authority, hasBody);
+  }
+
+  private forward(route: CompiledRoute, method: string, path: string, authority: string, hasBody: boolean): void {
+    const { plane, req } = this;
+    const r = route.route;
+    const upstream = plane.upstreams.get(r.upstream!)!;
+    this.upstream = upstream;
+    this.upstreamIndex = plane.upstreamIndex.get(upstream.name)!;
+
+    if (r.prefix_rewrite !== undefined && route.kind === 'prefix') path = r.prefix_rewrite + path.slice(route.prefix.length);
+    if (upstream.basePath !== '') path = upstream.basePath + path;
+    const list = this.requestHeaders.list;
+    list.push('host', r.host_rewrite ?? (authority === '' ? upstream.host : authority));
+
+    try {
+      upstream.pool.dispatch(
+        {
+          path,
+          method,
+          headers: list,
+          body: hasBody ? req : null,
+          headersTimeout: r.timeout_ms ?? upstream.headersTimeoutMs,
+        },
+        this as unknown as Dispatcher.DispatchHandler,
+      );
+    } catch (err) {
+      this.onError(err as Error);
+    }
+  }
+
+  // ---- undici dispatch handler (called by undici) ----
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.finished) abort(new Error('downstream closed'));
+    else this.abortUpstream = abort;
+  }
+
+  onBodySent(chunk: Buffer | string): void {
+    this.bytesIn += chunk.length;
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void, _statusText: string): boolean {
+    if (statusCode < 200) return true; // 1xx informational responses are not forwarded
+    if (this.finished) return false;
+    this.resumeUpstream = resume;
+    this.status = statusCode;
+    const list: string[] = [];
+    let connection: string | undefined;
+    let hasRequestId = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1').toLowerCase();
+      const value = raw[i + 1]!.toString('latin1');
+      if (isHopByHop(name)) {
+        if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+        continue;
+      }
+      if (name === 'x-request-id') hasRequestId = true;
+      list.push(name, value);
+    }
+    if (connection !== undefined) removeFlat(list, connectionTokens(connection));
+    if (!hasRequestId) list.push('x-request-id', this.requestId);
+    if (this.plane.via !== '') appendFlat(list, 'via', this.plane.via);
+    // Filters' response-headers phase (reverse order) goes here.
+    try {
+      this.res.writeHead(statusCode, list);
+    } catch {
+      // a header Node refuses to write (invalid characters): the upstream response is unusable
+      this.abortUpstream?.(new Error('invalid upstream header'));
+      this.status = 0;
+      this.upstreamFailed('bad_response', 502, LocalReplyBodies[502]);
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', (this.onDrainBound ??= () => this.resumeUpstream?.()));
+    return false;
+  }
+
+  onComplete(trailers: Buffer[] | null): void {
+    if (this.finished) return;
+    if (trailers !== null && trailers.length > 0) {
+      const t: Record<string, string> = {};
+      for (let i = 0; i < trailers.length; i += 2) t[trailers[i]!.toString('latin1').toLowerCase()] = trailers[i + 1]!.toString('latin1');
+      try {
+        this.res.addTrailers(t);
+      } catch {
+        // invalid trailer from upstream: dropped
+      }
+    }
+    this.res.end();
+    this.finish();
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    if (this.res.destroyed || this.req.destroyed && !this.req.complete) {
+      this.failure = 'client_abort';
+      this.finish();
+      return;
+    }
+    const f = classifyUpstreamError(err);
+    if (this.upstreamIndex >= 0) this.plane.stats.upstreamError(this.upstreamIndex, f.reason);
+    this.plane.log.debug({ reqId: this.requestId, err, code: f.code }, 'upstream failure');
+    if (this.res.headersSent) {
+      // the response has started: all we can do is cut the downstream connection so the client sees it
+      this.failure = f.reason;
+      this.res.destroy();
+      this.finish();
+      return;
+    }
+    this.upstreamFailed(f.reason, f.status, LocalReplyBodies[f.status]);
+  }
+
+  // ---- helpers ----
+
+  private upstreamFailed(reason: string, status: number, body: string): void {
+    this.failure = reason;
+    this.localReply(status, body);
+  }
+
+  private localReply(status: number, body: string, headers?: readonly string[]): void {
+    this.status = status;
+    this.bytesOut += sendLocalReply(this.res, status, body, this.requestId, headers ?? EMPTY);
+    this.finish();
+  }
+
+  private onDownstreamClose(): void {
+    if (this.finished) return;
+    // the client went away before the response was complete: abort the upstream exchange
+    this.failure = 'client_abort';
+    this.plane.stats.clientAborts++;
+    this.abortUpstream?.(new Error('client aborted'));
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const plane = this.plane;
+    plane.stats.active--;
+    const status = this.failure === 'client_abort' && this.status === 0 ? 499 : this.status;
+    plane.stats.record(status, this.route?.index ?? -1, this.upstreamIndex, this.bytesIn, this.bytesOut);
+    if (plane.accessLog !== undefined) plane.accessLog.write(this, status, performance.now() - this.startedAt);
+  }
+}

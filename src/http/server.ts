@@ -1,0 +1,81 @@
+// The downstream HTTP/1.1 server of a worker: keep-alive, slowloris guards, malformed-request answers,
+// and a graceful drain for shutdown.
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { ResolvedServer } from '../config/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { DataPlane } from './data-plane.ts';
+import { ProxyStream } from './proxy-stream.ts';
+
+export interface GatewayServer {
+  readonly server: http.Server;
+  /** Stops accepting, closes idle keep-alive connections, waits for in-flight requests up to timeoutMs. */
+  drain(timeoutMs: number): Promise<{ forced: number }>;
+}
+
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+};
+
+export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPlane, log: Logger): GatewayServer {
+  const server = http.createServer(
+    {
+      keepAliveTimeout: opts.keep_alive_timeout_ms,
+      headersTimeout: opts.headers_timeout_ms,
+      requestTimeout: opts.request_timeout_ms,
+      maxHeaderSize: opts.max_header_bytes,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, opts.headers_timeout_ms >> 2)),
+      noDelay: true,
+      requireHostHeader: false,
+    },
+    (req, res) => new ProxyStream(getPlane(), req, res).start(),
+  );
+
+  server.on('connection', (socket: Socket) => {
+    const stats = getPlane().stats;
+    stats.connectionsTotal++;
+    stats.connectionsActive++;
+    socket.once('close', () => getPlane().stats.connectionsActive--);
+  });
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || (err.code === 'ECONNRESET')) {
+      socket.destroy();
+      return;
+    }
+    const [status, text] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request'];
+    const requestId = randomUUID();
+    const body = `${text.toLowerCase()}\n`;
+    getPlane().stats.clientErrors++;
+    log.info({ reqId: requestId, status, code: err.code }, 'rejected malformed request');
+    socket.end(
+      `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
+        `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+
+  let draining: Promise<{ forced: number }> | undefined;
+  function drain(timeoutMs: number): Promise<{ forced: number }> {
+    draining ??= new Promise((resolve) => {
+      server.close(() => {
+        clearTimeout(timer);
+        resolve({ forced: 0 });
+      });
+      // keep-alive connections between requests are closed now; busy ones get `connection: close`
+      server.closeIdleConnections();
+      const poll = setInterval(() => server.closeIdleConnections(), 50);
+      const timer = setTimeout(() => {
+        const forced = getPlane().stats.active;
+        server.closeAllConnections();
+        resolve({ forced });
+      }, timeoutMs);
+      server.once('close', () => clearInterval(poll));
+      timer.unref();
+    });
+    return draining;
+  }
+
+  return { server, drain };
+}

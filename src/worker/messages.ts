@@ -1,0 +1,20 @@
+// Messages between the main thread and the workers: discriminated unions, checked exhaustively.
+import type { ResolvedConfig } from '../config/types.ts';
+import type { StatsSnapshot } from '../observability/stats.ts';
+
+export interface WorkerInit {
+  readonly workerId: number;
+  readonly config: ResolvedConfig;
+  /** Port to listen on: the configured one, or the one the first worker got when the configured port is 0. */
+  readonly port: number;
+}
+
+export type ToWorker =
+  | { readonly type: 'stats'; readonly id: number }
+  | { readonly type: 'drain'; readonly timeoutMs: number };
+
+export type FromWorker =
+  | { readonly type: 'listening'; readonly port: number }
+  | { readonly type: 'listen_failed'; readonly message: string; readonly code: string | undefined }
+  | { readonly type: 'stats'; readonly id: number; readonly stats: StatsSnapshot }
+  | { readonly type: 'drained'; readonly forced: number };

@@ -1,0 +1,167 @@
+// Main thread: starts `workers` worker threads on one port (reusePort), replaces a worker that dies,
+// gathers their stats, and drains them on shutdown. It never serves traffic itself.
+import { Worker } from 'node:worker_threads';
+import type { ResolvedConfig } from '../config/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import { sumSnapshots, type StatsSnapshot } from '../observability/stats.ts';
+import { ErrorCodes, GatewayError } from '../errors.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+
+const WORKER_URL = new URL('./worker.ts', import.meta.url);
+
+interface Slot {
+  readonly id: number;
+  worker: Worker | undefined;
+  listening: boolean;
+  /** Consecutive deaths without serving; drives the restart backoff. */
+  crashes: number;
+  restartTimer: NodeJS.Timeout | undefined;
+}
+
+export class Supervisor {
+  readonly config: ResolvedConfig;
+  private readonly log: Logger;
+  private readonly slots: Slot[] = [];
+  private nextStatsId = 1;
+  private readonly statsWaiters = new Map<number, (s: StatsSnapshot | undefined) => void>();
+  private stopping = false;
+  /** Worker restarts since start. */
+  restarts = 0;
+  /** The port every worker listens on (resolved when the config says 0). */
+  port = 0;
+
+  constructor(config: ResolvedConfig, log: Logger) {
+    this.config = config;
+    this.log = log.child({ component: 'supervisor' });
+    for (let id = 0; id < config.workers; id++) this.slots.push({ id, worker: undefined, listening: false, crashes: 0, restartTimer: undefined });
+  }
+
+  /** Starts the first worker, learns the port, then starts the others on it. Rejects if listening fails. */
+  async start(): Promise<void> {
+    this.port = this.config.listen.port;
+    this.port = await this.spawn(this.slots[0]!);
+    await Promise.all(this.slots.slice(1).map((s) => this.spawn(s)));
+  }
+
+  /** True when every worker listens and no shutdown has begun. */
+  get ready(): boolean {
+    return !this.stopping && this.slots.every((s) => s.listening);
+  }
+
+  get workersListening(): number {
+    return this.slots.filter((s) => s.listening).length;
+  }
+
+  private spawn(slot: Slot): Promise<number> {
+    const init: WorkerInit = { workerId: slot.id, config: this.config, port: this.port };
+    const worker = new Worker(WORKER_URL, { workerData: init, stdout: false, stderr: false });
+    slot.worker = worker;
+    slot.listening = false;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      worker.on('message', (msg: FromWorker) => {
+        switch (msg.type) {
+          case 'listening':
+            slot.listening = true;
+            settled = true;
+            resolve(msg.port);
+            break;
+          case 'listen_failed':
+            settled = true;
+            reject(new GatewayError(ErrorCodes.GW_ERR_LISTEN_FAILED, `cannot listen on ${this.config.listen.host}:${this.port}: ${msg.message}`));
+            void worker.terminate();
+            break;
+          case 'stats':
+            this.statsWaiters.get(msg.id)?.(msg.stats);
+            break;
+          case 'drained':
+            break;
+          default:
+            msg satisfies never;
+        }
+      });
+      worker.on('error', (err) => {
+        this.log.error({ err, worker: slot.id, code: ErrorCodes.GW_ERR_WORKER_EXITED }, 'worker failed');
+      });
+      worker.on('exit', (code) => {
+        slot.listening = false;
+        if (slot.worker !== worker) return;
+        slot.worker = undefined;
+        if (!settled) {
+          settled = true;
+          reject(new GatewayError(ErrorCodes.GW_ERR_WORKER_EXITED, `worker ${slot.id} exited with code ${code} before listening`));
+          return;
+        }
+        if (this.stopping) return;
+        this.restarts++;
+        slot.crashes++;
+        const delayMs = Math.min(100 * 2 ** (slot.crashes - 1), 5000);
+        this.log.error({ worker: slot.id, exitCode: code, restartInMs: delayMs, code: ErrorCodes.GW_ERR_WORKER_EXITED }, 'worker exited; replacing it');
+        slot.restartTimer = setTimeout(() => {
+          slot.restartTimer = undefined;
+          this.spawn(slot).then(
+            () => {
+              slot.crashes = 0;
+              this.log.info({ worker: slot.id }, 'worker replaced');
+            },
+            (err: unknown) => this.log.error({ err, worker: slot.id }, 'worker replacement failed'),
+          );
+        }, delayMs);
+      });
+    });
+  }
+
+  /** Asks every live worker for its counters and sums them (a worker that does not answer within 1 s is left out). */
+  async collectStats(): Promise<StatsSnapshot> {
+    const live = this.slots.filter((s) => s.worker !== undefined);
+    const snaps = await Promise.all(
+      live.map(
+        (s) =>
+          new Promise<StatsSnapshot | undefined>((resolve) => {
+            const id = this.nextStatsId++;
+            const timer = setTimeout(() => done(undefined), 1000);
+            const done = (snap: StatsSnapshot | undefined): void => {
+              clearTimeout(timer);
+              this.statsWaiters.delete(id);
+              resolve(snap);
+            };
+            this.statsWaiters.set(id, done);
+            s.worker!.postMessage({ type: 'stats', id } satisfies ToWorker);
+          }),
+      ),
+    );
+    return sumSnapshots(snaps.filter((s): s is StatsSnapshot => s !== undefined));
+  }
+
+  /** Marks the gateway not ready, then drains every worker (in-flight requests get up to drainTimeoutMs). */
+  async shutdown(drainTimeoutMs: number): Promise<{ forced: number }> {
+    this.stopping = true;
+    let forced = 0;
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        if (slot.restartTimer !== undefined) clearTimeout(slot.restartTimer);
+        const w = slot.worker;
+        if (w === undefined) return;
+        await new Promise<void>((resolve) => {
+          const hard = setTimeout(() => void w.terminate(), drainTimeoutMs + 2000);
+          w.on('message', (m: FromWorker) => {
+            if (m.type === 'drained') {
+              forced += m.forced;
+            }
+          });
+          w.once('exit', () => {
+            clearTimeout(hard);
+            resolve();
+          });
+          w.postMessage({ type: 'drain', timeoutMs: drainTimeoutMs } satisfies ToWorker);
+        });
+      }),
+    );
+    return { forced };
+  }
+
+  /** Marks the gateway as stopping (/ready turns 503) before the drain starts. */
+  beginShutdown(): void {
+    this.stopping = true;
+  }
+}

@@ -1,0 +1,41 @@
+// Worker thread entry: one data plane and one HTTP server listening with reusePort on the shared port.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createRootLogger } from '../observability/logger.ts';
+import { DataPlane } from '../http/data-plane.ts';
+import { createGatewayServer } from '../http/server.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const post = (m: FromWorker): void => port.postMessage(m);
+
+const log = createRootLogger(init.config.log.level, undefined, { worker: init.workerId });
+const plane = new DataPlane(init.config, log);
+const gw = createGatewayServer(init.config.server, () => plane, log);
+
+gw.server.once('error', (err: NodeJS.ErrnoException) => {
+  post({ type: 'listen_failed', message: err.message, code: err.code });
+});
+gw.server.listen({ host: init.config.listen.host, port: init.port, reusePort: true }, () => {
+  const addr = gw.server.address();
+  post({ type: 'listening', port: typeof addr === 'object' && addr !== null ? addr.port : init.port });
+});
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'stats':
+      post({ type: 'stats', id: msg.id, stats: plane.stats.snapshot() });
+      break;
+    case 'drain':
+      void gw.drain(msg.timeoutMs).then(async ({ forced }) => {
+        await plane.destroy();
+        log.flush(() => {
+          post({ type: 'drained', forced });
+          port.close(); // nothing left to keep the thread alive: it exits
+        });
+      });
+      break;
+    default:
+      msg satisfies never;
+  }
+});
