@@ -24,7 +24,7 @@ export function createAdminServer(sup: Supervisor, log: Logger): http.Server {
         return;
       case '/stats':
         sup.collectStats().then(
-          (s) => json(200, { workers: sup.workersListening, worker_restarts: sup.restarts, ...toJsonStats(s) }),
+          ({ total, workers }) => json(200, { workers: sup.workersListening, worker_restarts: sup.restarts, ...toJsonStats(total), per_worker: workers }),
           (err: unknown) => {
             alog.error({ err }, 'stats collection failed');
             send(500, 'text/plain', 'stats unavailable\n');
@@ -33,7 +33,7 @@ export function createAdminServer(sup: Supervisor, log: Logger): http.Server {
         return;
       case '/stats/prometheus':
         sup.collectStats().then(
-          (s) => send(200, 'text/plain; version=0.0.4; charset=utf-8', toPrometheus(s, { workers: sup.workersListening, workerRestarts: sup.restarts })),
+          ({ total }) => send(200, 'text/plain; version=0.0.4; charset=utf-8', toPrometheus(total, { workers: sup.workersListening, workerRestarts: sup.restarts })),
           (err: unknown) => {
             alog.error({ err }, 'stats collection failed');
             send(500, 'text/plain', 'stats unavailable\n');

@@ -3,12 +3,10 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { loadConfigFile } from '../config/load.ts';
 import type { ResolvedConfig } from '../config/types.ts';
 import { createRootLogger } from '../observability/logger.ts';
-import { Supervisor } from '../worker/supervisor.ts';
-import { createAdminServer } from '../admin/server.ts';
+import { startGateway, type RunningGateway } from '../gateway.ts';
 import { startDemoUpstream } from './demo-upstream.ts';
 import { ExitCodes } from './exit-codes.ts';
 
@@ -53,25 +51,18 @@ async function run(file: string, demoUpstream: string | undefined): Promise<void
     await startDemoUpstream(host, port);
     log.info({ address: `http://${demoUpstream}` }, 'demo upstream listening');
   }
-  const sup = new Supervisor(config, log);
-  let admin: Server;
+  let gw: RunningGateway;
   try {
-    await sup.start();
-    admin = createAdminServer(sup, log);
-    await new Promise<void>((res, rej) => {
-      admin.once('error', rej);
-      admin.listen(config.admin.port, config.admin.host, () => res());
-    });
+    gw = await startGateway(config, log);
   } catch (err) {
     log.fatal({ err }, 'gateway failed to start');
-    log.flush();
-    process.exit(ExitCodes.START_FAILED);
+    log.flush(() => process.exit(ExitCodes.START_FAILED));
+    return;
   }
-  const adminAddr = admin.address();
   log.info(
     {
-      listen: `http://${config.listen.host}:${sup.port}`,
-      admin: `http://${config.admin.host}:${typeof adminAddr === 'object' && adminAddr !== null ? adminAddr.port : config.admin.port}`,
+      listen: `http://${config.listen.host}:${gw.port}`,
+      admin: `http://${config.admin.host}:${gw.adminPort}`,
       workers: config.workers,
       config: config.source,
     },
@@ -82,12 +73,9 @@ async function run(file: string, demoUpstream: string | undefined): Promise<void
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    sup.beginShutdown();
     log.info({ signal, drainTimeoutMs: config.server.drain_timeout_ms }, 'draining');
-    void sup.shutdown(config.server.drain_timeout_ms).then(({ forced }) => {
+    void gw.stop().then(({ forced }) => {
       log.info({ forced }, 'stopped');
-      admin.close();
-      admin.closeAllConnections();
       log.flush(() => process.exit(ExitCodes.OK));
     });
   };

@@ -11,13 +11,14 @@ import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
 import { LocalReplyBodies, sendLocalReply } from './local-reply.ts';
 import { classifyUpstreamError, type Upstream } from './upstream.ts';
 import type { CompiledRoute } from './router.ts';
+import { forwardWithTrailers, type ForwardHandler } from './trailer-forwarder.ts';
 import type { DataPlane } from './data-plane.ts';
 
 const EMPTY: string[] = [];
 
 // undici's typings describe its wrapped handler API; at run time `dispatch` calls these raw legacy
 // callbacks (rawHeaders and trailers as Buffers, onBodySent with the chunk), the cheapest path it has.
-export class ProxyStream {
+export class ProxyStream implements ForwardHandler {
   readonly plane: DataPlane;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -57,6 +58,7 @@ export class ProxyStream {
     let connection: string | undefined;
     let requestId: string | undefined;
     let hasBody = false;
+    let hasTrailers = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toLowerCase();
       const value = raw[i + 1]!;
@@ -67,6 +69,7 @@ export class ProxyStream {
       if (isHopByHop(name)) {
         if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
         else if (name === 'transfer-encoding') hasBody = true;
+        else if (name === 'trailer') hasTrailers = true;
         continue;
       }
       if (name === 'expect') continue; // 100-continue is answered by the server itself
@@ -112,10 +115,10 @@ export class ProxyStream {
       this.localReply(direct.status, direct.body, plane.directHeaders[route.index]);
       return;
     }
-    this.forward(route, method, path, authority, hasBody);
+    this.forward(route, method, path, authority, hasBody && hasTrailers ? 'trailers' : hasBody ? 'body' : 'none');
   }
 
-  private forward(route: CompiledRoute, method: string, path: string, authority: string, hasBody: boolean): void {
+  private forward(route: CompiledRoute, method: string, path: string, authority: string, body: 'none' | 'body' | 'trailers'): void {
     const { plane, req } = this;
     const r = route.route;
     const upstream = plane.upstreams.get(r.upstream!)!;
@@ -127,14 +130,19 @@ export class ProxyStream {
     const list = this.requestHeaders.list;
     list.push('host', r.host_rewrite ?? (authority === '' ? upstream.host : authority));
 
+    const headersTimeout = r.timeout_ms ?? upstream.headersTimeoutMs;
+    if (body === 'trailers') {
+      forwardWithTrailers(this, upstream, req, method, path, list, headersTimeout);
+      return;
+    }
     try {
       upstream.pool.dispatch(
         {
           path,
           method,
           headers: list,
-          body: hasBody ? req : null,
-          headersTimeout: r.timeout_ms ?? upstream.headersTimeoutMs,
+          body: body === 'none' ? null : req,
+          headersTimeout,
         },
         this as unknown as Dispatcher.DispatchHandler,
       );
@@ -154,7 +162,7 @@ export class ProxyStream {
     this.bytesIn += chunk.length;
   }
 
-  onHeaders(statusCode: number, raw: Buffer[], resume: () => void, _statusText: string): boolean {
+  onHeaders(statusCode: number, raw: ReadonlyArray<Buffer | string>, resume: () => void, _statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx informational responses are not forwarded
     if (this.finished) return false;
     this.resumeUpstream = resume;
@@ -163,8 +171,8 @@ export class ProxyStream {
     let connection: string | undefined;
     let hasRequestId = false;
     for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toString('latin1').toLowerCase();
-      const value = raw[i + 1]!.toString('latin1');
+      const name = latin1(raw[i]!).toLowerCase();
+      const value = latin1(raw[i + 1]!);
       if (isHopByHop(name)) {
         if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
         continue;
@@ -195,11 +203,11 @@ export class ProxyStream {
     return false;
   }
 
-  onComplete(trailers: Buffer[] | null): void {
+  onComplete(trailers: ReadonlyArray<Buffer | string> | null): void {
     if (this.finished) return;
     if (trailers !== null && trailers.length > 0) {
       const t: Record<string, string> = {};
-      for (let i = 0; i < trailers.length; i += 2) t[trailers[i]!.toString('latin1').toLowerCase()] = trailers[i + 1]!.toString('latin1');
+      for (let i = 0; i < trailers.length; i += 2) t[latin1(trailers[i]!).toLowerCase()] = latin1(trailers[i + 1]!);
       try {
         this.res.addTrailers(t);
       } catch {
@@ -262,3 +270,5 @@ export class ProxyStream {
     if (plane.accessLog !== undefined) plane.accessLog.write(this, status, performance.now() - this.startedAt);
   }
 }
+
+const latin1 = (v: Buffer | string): string => (typeof v === 'string' ? v : v.toString('latin1'));

@@ -56,7 +56,9 @@ const CONNECT_ERRNO = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'E
 
 /** Classifies an error from undici (UND_ERR_*, errno codes, llhttp HPE_*). */
 export function classifyUpstreamError(err: unknown): UpstreamFailure {
-  const code = (err as { code?: unknown } | null)?.code;
+  const e = err as { code?: unknown; name?: unknown } | null;
+  if (e?.name === 'HTTPParserError') return BAD_RESPONSE;
+  const code = e?.code;
   if (typeof code !== 'string') return RESET;
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return CONNECT_TIMEOUT;
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return TIMEOUT;

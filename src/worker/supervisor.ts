@@ -111,8 +111,11 @@ export class Supervisor {
     });
   }
 
-  /** Asks every live worker for its counters and sums them (a worker that does not answer within 1 s is left out). */
-  async collectStats(): Promise<StatsSnapshot> {
+  /**
+   * Asks every live worker for its counters and sums them (a worker that does not answer within 1 s is
+   * left out); `workers` has each worker's own request counts.
+   */
+  async collectStats(): Promise<{ total: StatsSnapshot; workers: Array<{ worker: number; requests: number; active: number }> }> {
     const live = this.slots.filter((s) => s.worker !== undefined);
     const snaps = await Promise.all(
       live.map(
@@ -130,7 +133,11 @@ export class Supervisor {
           }),
       ),
     );
-    return sumSnapshots(snaps.filter((s): s is StatsSnapshot => s !== undefined));
+    const workers: Array<{ worker: number; requests: number; active: number }> = [];
+    snaps.forEach((s, i) => {
+      if (s !== undefined) workers.push({ worker: live[i]!.id, requests: s.requests, active: s.active });
+    });
+    return { total: sumSnapshots(snaps.filter((s): s is StatsSnapshot => s !== undefined)), workers };
   }
 
   /** Marks the gateway not ready, then drains every worker (in-flight requests get up to drainTimeoutMs). */

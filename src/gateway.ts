@@ -1,0 +1,51 @@
+// Starts and stops one gateway: the worker supervisor (data plane) and the admin server (control plane).
+// Used by the CLI and by the tests, so both run exactly the same thing.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ResolvedConfig } from './config/types.ts';
+import type { Logger } from './observability/logger.ts';
+import { Supervisor } from './worker/supervisor.ts';
+import { createAdminServer } from './admin/server.ts';
+
+export interface RunningGateway {
+  readonly config: ResolvedConfig;
+  readonly supervisor: Supervisor;
+  /** The port the workers listen on (the configured one, or the one picked when it is 0). */
+  readonly port: number;
+  readonly adminPort: number;
+  /** Graceful stop: /ready turns 503 at once, then in-flight requests get up to drain_timeout_ms. */
+  stop(): Promise<{ forced: number }>;
+}
+
+export async function startGateway(config: ResolvedConfig, log: Logger): Promise<RunningGateway> {
+  const supervisor = new Supervisor(config, log);
+  await supervisor.start();
+  let admin: Server;
+  try {
+    admin = createAdminServer(supervisor, log);
+    await new Promise<void>((resolve, reject) => {
+      admin.once('error', reject);
+      admin.listen(config.admin.port, config.admin.host, () => resolve());
+    });
+  } catch (err) {
+    await supervisor.shutdown(0);
+    throw err;
+  }
+  let stopping: Promise<{ forced: number }> | undefined;
+  return {
+    config,
+    supervisor,
+    port: supervisor.port,
+    adminPort: (admin.address() as AddressInfo).port,
+    stop() {
+      stopping ??= (async () => {
+        supervisor.beginShutdown();
+        const result = await supervisor.shutdown(config.server.drain_timeout_ms);
+        admin.close();
+        admin.closeAllConnections();
+        return result;
+      })();
+      return stopping;
+    },
+  };
+}

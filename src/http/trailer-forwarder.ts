@@ -1,0 +1,82 @@
+// Requests that announce trailers (`Trailer:` on a chunked request) cannot go through undici, which has no
+// way to send request trailers over HTTP/1.1. They take this slower path: node:http with a keep-alive
+// agent per upstream, driving the same handler callbacks as undici's dispatch does.
+import http from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Upstream } from './upstream.ts';
+
+/** The part of the dispatch handler this forwarder drives (ProxyStream implements it). */
+export interface ForwardHandler {
+  onConnect(abort: (err?: Error) => void): void;
+  onBodySent(chunk: Buffer | string): void;
+  onHeaders(statusCode: number, raw: ReadonlyArray<Buffer | string>, resume: () => void, statusText: string): boolean;
+  onData(chunk: Buffer): boolean;
+  onComplete(trailers: ReadonlyArray<Buffer | string> | null): void;
+  onError(err: Error): void;
+}
+
+const agents = new WeakMap<Upstream, http.Agent>();
+
+export function forwardWithTrailers(
+  handler: ForwardHandler,
+  upstream: Upstream,
+  req: IncomingMessage,
+  method: string,
+  path: string,
+  headers: readonly string[],
+  headersTimeoutMs: number,
+): void {
+  let agent = agents.get(upstream);
+  if (agent === undefined) {
+    agent = new http.Agent({ keepAlive: true, maxSockets: upstream.config.connections });
+    agents.set(upstream, agent);
+  }
+  const url = new URL(upstream.config.url);
+  const out = http.request({
+    host: url.hostname,
+    port: url.port === '' ? 80 : Number(url.port),
+    method,
+    path,
+    agent,
+    headers: [...headers, 'transfer-encoding', 'chunked'],
+  });
+  let failed = false;
+  const fail = (err: Error): void => {
+    if (failed) return;
+    failed = true;
+    out.destroy();
+    handler.onError(err);
+  };
+  handler.onConnect((err) => fail(err ?? new Error('aborted')));
+  const timer = setTimeout(() => fail(Object.assign(new Error('upstream headers timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' })), headersTimeoutMs);
+  out.on('error', (err) => fail(err));
+
+  req.on('data', (chunk: Buffer) => {
+    handler.onBodySent(chunk);
+    if (!out.write(chunk)) {
+      req.pause();
+      out.once('drain', () => req.resume());
+    }
+  });
+  req.on('end', () => {
+    const t = req.rawTrailers;
+    if (t.length > 0) {
+      const pairs: Array<[string, string]> = [];
+      for (let i = 0; i < t.length; i += 2) pairs.push([t[i]!, t[i + 1]!]);
+      out.addTrailers(pairs);
+    }
+    out.end();
+  });
+
+  out.on('response', (res) => {
+    clearTimeout(timer);
+    if (!handler.onHeaders(res.statusCode ?? 502, res.rawHeaders, () => res.resume(), res.statusMessage ?? '')) res.pause();
+    res.on('data', (chunk: Buffer) => {
+      if (!handler.onData(chunk)) res.pause();
+    });
+    res.on('end', () => {
+      if (!failed) handler.onComplete(res.rawTrailers);
+    });
+    res.on('error', (err) => fail(err));
+  });
+}

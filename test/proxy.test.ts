@@ -1,0 +1,247 @@
+// Routing and proxy semantics through a real gateway to a real upstream.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { request } from 'undici';
+import { startUpstream, startTestGateway, rawRequest, type TestGateway, type TestUpstream } from './helpers/gateway.ts';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+  trailers: Record<string, string>;
+}
+
+let upstream: TestUpstream;
+let other: TestUpstream;
+let gw: TestGateway;
+const seen: Seen[] = [];
+
+before(async () => {
+  upstream = await startUpstream((req, res) => {
+    let body = '';
+    req.setEncoding('latin1');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body, trailers: req.trailers as Record<string, string> });
+      const url = req.url!;
+      if (url.startsWith('/status/')) {
+        res.writeHead(Number(url.slice(8)), { 'x-upstream': 'main', etag: '"abc"' });
+        res.end(url.includes('204') || url.includes('304') ? undefined : 'should not be sent');
+        return;
+      }
+      if (url === '/hop') {
+        res.writeHead(200, { connection: 'x-secret, keep-alive', 'x-secret': 'hidden', 'keep-alive': 'timeout=5', 'proxy-authenticate': 'Basic', 'x-kept': 'yes' });
+        res.end('hop');
+        return;
+      }
+      if (url === '/trailers') {
+        res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+        res.write('part1;');
+        res.addTrailers({ 'x-checksum': 'abc123' });
+        res.end('part2');
+        return;
+      }
+      if (url === '/request-id') {
+        res.writeHead(200, { 'x-request-id': 'from-upstream' });
+        res.end('ok');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': 'main' });
+      res.end(req.method === 'HEAD' ? undefined : `main ${url}`);
+    });
+  });
+  other = await startUpstream((req, res) => {
+    res.writeHead(200, { 'x-upstream': 'other' });
+    res.end(`other ${req.url}`);
+  });
+  gw = await startTestGateway({
+    server: { via: 'wasmgate' },
+    upstreams: {
+      main: { url: upstream.url },
+      other: { url: other.url },
+      based: { url: `${other.url}/base/` },
+    },
+    routes: [
+      { name: 'hello', match: { path: '/hello' }, direct_response: { status: 200, body: 'hello\n', headers: { 'content-type': 'text/plain', 'x-direct': '1' } } },
+      { name: 'teapot', match: { path: '/teapot', methods: ['POST'] }, direct_response: { status: 418, body: 'short and stout' } },
+      { name: 'canary', match: { prefix: '/app', headers: [{ name: 'X-Canary', exact: '1' }] }, upstream: 'other' },
+      { name: 'not-beta', match: { prefix: '/beta', headers: [{ name: 'x-beta', present: true, invert: true }] }, direct_response: { status: 403, body: 'beta only' } },
+      { name: 'regex', match: { regex: '/items/[0-9]+' }, upstream: 'other' },
+      { name: 'rewrite', match: { prefix: '/api/' }, upstream: 'main', prefix_rewrite: '/v2/', host_rewrite: 'api.internal' },
+      { name: 'based', match: { prefix: '/based/' }, upstream: 'based', prefix_rewrite: '/' },
+      { name: 'app', match: { prefix: '/' }, upstream: 'main' },
+    ],
+  });
+});
+
+after(async () => {
+  await gw.stop();
+  await upstream.close();
+  await other.close();
+});
+
+async function get(path: string, headers: Record<string, string> = {}, method = 'GET') {
+  const res = await request(`${gw.url}${path}`, { method: method as 'GET', headers });
+  const body = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, body, trailers: res.trailers };
+}
+
+test('direct_response answers locally with its status, headers, body and a request id', async () => {
+  const r = await get('/hello');
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'hello\n');
+  assert.equal(r.headers['content-type'], 'text/plain');
+  assert.equal(r.headers['x-direct'], '1');
+  assert.match(String(r.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+});
+
+test('routes match in order: exact path, methods, headers (with invert), regex, prefix', async () => {
+  assert.equal((await get('/teapot', {}, 'POST')).status, 418);
+  assert.equal((await get('/teapot')).body, 'main /teapot', 'GET does not match a POST-only route');
+  assert.equal((await get('/app/x', { 'x-canary': '1' })).body, 'other /app/x');
+  assert.equal((await get('/app/x', { 'x-canary': '0' })).body, 'main /app/x');
+  assert.equal((await get('/beta/x')).status, 403);
+  assert.equal((await get('/beta/x', { 'x-beta': 'yes' })).body, 'main /beta/x');
+  assert.equal((await get('/items/42?x=1')).body, 'other /items/42?x=1', 'regex matches the path without the query');
+  assert.equal((await get('/items/4x2')).body, 'main /items/4x2', 'regex is anchored');
+});
+
+test('no matching route gives 404 with a short body and a request id', async () => {
+  const gw2 = await startTestGateway({ upstreams: {}, routes: [{ name: 'only', match: { path: '/only' }, direct_response: { status: 200 } }] });
+  try {
+    const res = await request(`${gw2.url}/elsewhere`);
+    assert.equal(res.statusCode, 404);
+    assert.equal(await res.body.text(), 'no route matched\n');
+    assert.ok(res.headers['x-request-id']);
+  } finally {
+    await gw2.stop();
+  }
+});
+
+test('prefix_rewrite and host_rewrite; the query string is kept byte for byte', async () => {
+  seen.length = 0;
+  const r = await get('/api/users?q=a%20b&x=%2F&&y=;z=1');
+  assert.equal(r.body, 'main /v2/users?q=a%20b&x=%2F&&y=;z=1');
+  assert.equal(seen[0]!.headers.host, 'api.internal');
+});
+
+test('Host is kept when the route does not rewrite it; an upstream url path is prepended', async () => {
+  seen.length = 0;
+  await get('/plain', { host: 'shop.example.com' });
+  assert.equal(seen[0]!.headers.host, 'shop.example.com');
+  assert.equal((await get('/based/x?y=1')).body, 'other /base/x?y=1');
+});
+
+test('hop-by-hop request headers are removed, the rest is forwarded in order', async () => {
+  seen.length = 0;
+  const res = await rawRequest(
+    gw.port,
+    'GET /hdrs HTTP/1.1\r\nHost: a.test\r\nConnection: close, X-Private\r\nX-Private: secret\r\nKeep-Alive: timeout=9\r\n' +
+      'TE: trailers\r\nProxy-Authorization: Basic Zm9v\r\nUpgrade: h2c\r\nX-First: 1\r\nX-Second: 2\r\nX-First: 3\r\n\r\n',
+  );
+  assert.equal(res.status, 200);
+  const h = seen[0]!.headers;
+  for (const name of ['x-private', 'keep-alive', 'te', 'proxy-authorization', 'upgrade']) assert.equal(h[name], undefined, name);
+  const names = seen[0]!.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+  assert.deepEqual(
+    names.filter((n) => n === 'x-first' || n === 'x-second'),
+    ['x-first', 'x-second', 'x-first'],
+  );
+  assert.equal(h['x-first'], '1, 3');
+});
+
+test('hop-by-hop response headers are removed, including the ones Connection names', async () => {
+  const r = await get('/hop');
+  assert.equal(r.headers['x-secret'], undefined);
+  assert.equal(r.headers['proxy-authenticate'], undefined);
+  assert.equal(r.headers['x-kept'], 'yes');
+  assert.equal(r.body, 'hop');
+});
+
+test('x-forwarded-for/-proto/-host are appended; via is added both ways', async () => {
+  seen.length = 0;
+  const r = await get('/xff', { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'edge.example', host: 'inner.example', via: '1.0 edge' });
+  const h = seen[0]!.headers;
+  assert.equal(h['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
+  assert.equal(h['x-forwarded-proto'], 'https, http');
+  assert.equal(h['x-forwarded-host'], 'edge.example, inner.example');
+  assert.equal(h.via, '1.0 edge, 1.1 wasmgate');
+  assert.equal(r.headers.via, '1.1 wasmgate');
+});
+
+test('x-request-id is generated when absent, propagated when present, and returned to the client', async () => {
+  seen.length = 0;
+  const a = await get('/rid');
+  const generated = String(a.headers['x-request-id']);
+  assert.match(generated, /^[0-9a-f-]{36}$/);
+  assert.equal(seen[0]!.headers['x-request-id'], generated);
+  const b = await get('/rid', { 'x-request-id': 'abc-123' });
+  assert.equal(seen[1]!.headers['x-request-id'], 'abc-123');
+  assert.equal(b.headers['x-request-id'], 'abc-123');
+  const c = await get('/request-id', { 'x-request-id': 'mine' });
+  assert.equal(c.headers['x-request-id'], 'from-upstream', 'an upstream-set id is not overwritten');
+});
+
+test('HEAD, 204 and 304 responses carry no body', async () => {
+  const head = await rawRequest(gw.port, 'HEAD /thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(head.status, 200);
+  assert.equal(head.body, '');
+  for (const code of [204, 304]) {
+    const r = await rawRequest(gw.port, `GET /status/${code} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.equal(r.status, code);
+    assert.equal(r.body, '');
+    assert.equal(r.headers.get('x-upstream'), 'main');
+  }
+});
+
+test('response trailers are forwarded', async () => {
+  const r = await get('/trailers');
+  assert.equal(r.body, 'part1;part2');
+  assert.equal(r.trailers['x-checksum'], 'abc123');
+});
+
+test('request trailers are forwarded', async () => {
+  seen.length = 0;
+  const res = await rawRequest(
+    gw.port,
+    'POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: x-digest\r\nConnection: close\r\n\r\n' +
+      '5\r\nhello\r\n0\r\nx-digest: sha-256=xyz\r\n\r\n',
+  );
+  assert.equal(res.status, 200);
+  assert.equal(seen[0]!.body, 'hello');
+  assert.equal(seen[0]!.trailers['x-digest'], 'sha-256=xyz');
+});
+
+test('Expect: 100-continue gets a 100 and the body is forwarded', async () => {
+  seen.length = 0;
+  const res = await rawRequest(
+    gw.port,
+    'POST /continue HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nping',
+  );
+  assert.match(res.raw, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  assert.equal(seen[0]!.body, 'ping');
+  assert.equal(seen[0]!.headers.expect, undefined);
+});
+
+test('pipelined requests on one connection are answered in order', async () => {
+  const res = await rawRequest(
+    gw.port,
+    'GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  );
+  const bodies = res.raw.match(/main \/one|hello\n|main \/three/g);
+  assert.deepEqual(bodies, ['main /one', 'hello\n', 'main /three']);
+});
+
+test('keep-alive: many requests reuse one downstream connection', async () => {
+  const before = (await (await fetch(`${gw.adminUrl}/stats`)).json()) as { downstream: { connections_total: number } };
+  const res = await rawRequest(
+    gw.port,
+    Array.from({ length: 5 }, (_, i) => `GET /k${i} HTTP/1.1\r\nHost: x\r\n${i === 4 ? 'Connection: close\r\n' : ''}\r\n`).join(''),
+  );
+  assert.equal(res.raw.match(/HTTP\/1\.1 200/g)?.length, 5);
+  const after = (await (await fetch(`${gw.adminUrl}/stats`)).json()) as { downstream: { connections_total: number } };
+  assert.equal(after.downstream.connections_total - before.downstream.connections_total, 1);
+});
