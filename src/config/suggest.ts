@@ -13,13 +13,19 @@ export function closest(word: string, candidates: readonly string[]): string | u
     }
   }
   const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
-  return bestDistance <= limit ? best : undefined;
+  // A guess must keep something of the word: "y" is not a typo of "x".
+  if (best !== undefined && bestDistance <= limit && bestDistance < Math.min(word.length, best.length)) return best;
+  // "warning" → "warn", "head" → "headers": one is a prefix of the other.
+  return candidates.find((c) => {
+    const [short, long] = c.length < lower.length ? [c.toLowerCase(), lower] : [lower, c.toLowerCase()];
+    return short.length >= 3 && long.startsWith(short);
+  });
 }
 
-/** ` (allowed: a, b, c); did you mean "b"?` — the list only when it is short. */
+/** ` (allowed: a, b, c); did you mean "b"?` — the list only when it is short and not empty. */
 export function allowedHint(word: string, allowed: readonly string[], label = 'allowed'): string {
   const guess = closest(word, allowed);
-  const list = allowed.length === 0 ? ` (none ${label === 'allowed' ? 'allowed' : label})` : allowed.length <= 12 ? ` (${label}: ${allowed.join(', ')})` : '';
+  const list = allowed.length > 0 && allowed.length <= 12 ? ` (${label}: ${allowed.join(', ')})` : '';
   return list + (guess !== undefined ? `; did you mean "${guess}"?` : '');
 }
 
@@ -33,10 +39,10 @@ function distance(a: string, b: string): number {
   for (let i = 1; i < rows; i++) {
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[(i - 1) * cols + j]! + 1, d[i * cols + j - 1]! + 1, d[(i - 1) * cols + j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[(i - 2) * cols + j - 2]! + 1);
+      let v = Math.min(d[(i - 1) * cols + j] + 1, d[i * cols + j - 1] + 1, d[(i - 1) * cols + j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[(i - 2) * cols + j - 2] + 1);
       d[i * cols + j] = v;
     }
   }
-  return d[rows * cols - 1]!;
+  return d[rows * cols - 1];
 }

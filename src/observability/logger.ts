@@ -19,6 +19,6 @@ export function createRootLogger(level: string, destination?: DestinationStream,
     formatters: { level: (label: string) => ({ level: label }) },
   };
   return destination === undefined
-    ? pino(opts, pino.destination({ dest: 1, sync: false, minLength: 4096 }))
+    ? pino(opts, pino.destination({ dest: 1, sync: false }))
     : pino(opts, destination);
 }

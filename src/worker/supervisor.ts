@@ -167,6 +167,11 @@ export class Supervisor {
     return { forced };
   }
 
+  /** Kills one worker as a crash would, so tests can watch it being replaced. */
+  terminateWorkerForTesting(id: number): Promise<number> {
+    return this.slots[id]!.worker!.terminate();
+  }
+
   /** Marks the gateway as stopping (/ready turns 503) before the drain starts. */
   beginShutdown(): void {
     this.stopping = true;

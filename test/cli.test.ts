@@ -1,0 +1,134 @@
+// The CLI as users run it: a separate process, real signals, stdout log lines.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { once } from 'node:events';
+import { request } from 'undici';
+import { startUpstream, closedPort } from './helpers/gateway.ts';
+
+const BIN = new URL('../bin/wasmgate.js', import.meta.url).pathname;
+const REPO = new URL('..', import.meta.url).pathname;
+
+function writeConfig(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wasmgate-cli-'));
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly lines: Array<Record<string, unknown>>;
+  readonly port: number;
+  readonly adminPort: number;
+}
+
+/** Starts `wasmgate run` and waits for its "wasmgate listening" line. */
+async function run(file: string, extra: string[] = []): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, 'run', '-c', file, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: Array<Record<string, unknown>> = [];
+  const rl = createInterface({ input: child.stdout! });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('gateway did not start')), 15000);
+    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
+    rl.on('line', (l) => {
+      const rec = JSON.parse(l) as Record<string, unknown>;
+      lines.push(rec);
+      if (rec.msg === 'wasmgate listening') {
+        clearTimeout(timer);
+        resolve({
+          child,
+          lines,
+          port: Number(new URL(rec.listen as string).port),
+          adminPort: Number(new URL(rec.admin as string).port),
+        });
+      }
+    });
+  });
+}
+
+test('validate: a good file passes, a bad one fails naming file, line, column and field', () => {
+  const ok = spawnSync(process.execPath, [BIN, 'validate', '-c', join(REPO, 'gateway.yaml')], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /valid/);
+  const bad = writeConfig('listen: { host: 127.0.0.1, port: 8080 }\nupstreams:\n  app: { url: "http://127.0.0.1:1" }\nroutes:\n  - name: r\n    match: { prefx: / }\n    upstream: app\n');
+  const res = spawnSync(process.execPath, [BIN, 'validate', '-c', bad], { encoding: 'utf8' });
+  assert.notEqual(res.status, 0);
+  assert.match(res.stderr, /gateway\.yaml:6:14: \/routes\/0\/match/);
+  assert.match(res.stderr, /prefix/);
+  const missing = spawnSync(process.execPath, [BIN, 'validate', '-c', '/nonexistent/gateway.yaml'], { encoding: 'utf8' });
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr, /\/nonexistent\/gateway\.yaml/);
+});
+
+test('run: access log lines, then SIGTERM drains: /ready 503 at once, in-flight request completes, exit 0', async () => {
+  const upstream = await startUpstream((req, res) => {
+    if (req.url === '/slow') setTimeout(() => res.end('slow done'), 1200);
+    else res.end('quick');
+  });
+  const file = writeConfig(
+    `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nworkers: 2\nserver: { drain_timeout_ms: 5000 }\n` +
+      `upstreams:\n  app: { url: "${upstream.url}" }\nroutes:\n  - name: all\n    match: { prefix: / }\n    upstream: app\n`,
+  );
+  const gw = await run(file);
+  try {
+    const quick = await request(`http://127.0.0.1:${gw.port}/quick?x=1`, { headers: { 'x-request-id': 'cli-test-1' } });
+    assert.equal(await quick.body.text(), 'quick');
+    assert.equal((await fetch(`http://127.0.0.1:${gw.adminPort}/ready`)).status, 200);
+
+    const slow = request(`http://127.0.0.1:${gw.port}/slow`);
+    await new Promise((r) => setTimeout(r, 300));
+    const exited = once(gw.child, 'exit');
+    gw.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await fetch(`http://127.0.0.1:${gw.adminPort}/ready`)).status, 503);
+    const slowRes = await slow;
+    assert.equal(slowRes.statusCode, 200);
+    assert.equal(await slowRes.body.text(), 'slow done');
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0);
+    await assert.rejects(request(`http://127.0.0.1:${gw.port}/after`), 'no longer accepting');
+
+    const access = gw.lines.filter((l) => l.msg === 'access');
+    const q = access.find((l) => l.reqId === 'cli-test-1');
+    assert.ok(q, 'access log line for the quick request');
+    assert.equal(q.method, 'GET');
+    assert.equal(q.path, '/quick?x=1');
+    assert.equal(q.status, 200);
+    assert.equal(q.route, 'all');
+    assert.equal(q.upstream, 'app');
+    assert.equal(q.bytesOut, 5);
+    assert.equal(typeof q.durationMs, 'number');
+    assert.equal(typeof q.worker, 'number');
+    assert.ok(access.some((l) => l.path === '/slow' && l.status === 200));
+  } finally {
+    gw.child.kill('SIGKILL');
+    await upstream.close();
+  }
+});
+
+test('run --demo-upstream: the README demo works with no other server', async () => {
+  const demoPort = await closedPort();
+  const file = writeConfig(
+    `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nworkers: 1\n` +
+      `upstreams:\n  app: { url: "http://127.0.0.1:${demoPort}" }\nroutes:\n` +
+      `  - name: hello\n    match: { path: /hello }\n    direct_response: { status: 200, body: "hello\\n" }\n` +
+      `  - name: default\n    match: { prefix: / }\n    upstream: app\n`,
+  );
+  const gw = await run(file, ['--demo-upstream', `127.0.0.1:${demoPort}`]);
+  try {
+    const hello = await request(`http://127.0.0.1:${gw.port}/hello`);
+    assert.equal(await hello.body.text(), 'hello\n');
+    const echo = await request(`http://127.0.0.1:${gw.port}/anything?a=1`);
+    const seen = (await echo.body.json()) as { path: string; headers: Record<string, string> };
+    assert.equal(seen.path, '/anything?a=1');
+    assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+  } finally {
+    gw.child.kill('SIGTERM');
+    await once(gw.child, 'exit');
+  }
+});
