@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { ResolvedServer } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPlane } from './data-plane.ts';
+import { ErrorCodes, type ErrorCode } from '../errors.ts';
 import { ProxyStream } from './proxy-stream.ts';
 
 export interface GatewayServer {
@@ -14,10 +15,11 @@ export interface GatewayServer {
   drain(timeoutMs: number): Promise<{ forced: number }>;
 }
 
-const CLIENT_ERRORS: Record<string, [number, string]> = {
-  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+const CLIENT_ERRORS: Record<string, readonly [number, string, ErrorCode]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', ErrorCodes.GW_ERR_HEADERS_TOO_LARGE],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', ErrorCodes.GW_ERR_REQUEST_TIMEOUT],
 };
+const BAD_REQUEST = [400, 'Bad Request', ErrorCodes.GW_ERR_BAD_REQUEST] as const;
 
 export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPlane, log: Logger): GatewayServer {
   const server = http.createServer(
@@ -45,11 +47,11 @@ export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPl
       socket.destroy();
       return;
     }
-    const [status, text] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request'];
+    const [status, text, code] = CLIENT_ERRORS[err.code ?? ''] ?? BAD_REQUEST;
     const requestId = randomUUID();
     const body = `${text.toLowerCase()}\n`;
     getPlane().stats.clientErrors++;
-    log.info({ reqId: requestId, status, code: err.code }, 'rejected malformed request');
+    log.info({ reqId: requestId, status, code, reason: err.code }, 'rejected request');
     socket.end(
       `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
         `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
