@@ -245,3 +245,47 @@ test('keep-alive: many requests reuse one downstream connection', async () => {
   const after = (await (await fetch(`${gw.adminUrl}/stats`)).json()) as { downstream: { connections_total: number } };
   assert.equal(after.downstream.connections_total - before.downstream.connections_total, 1);
 });
+
+test('WebSocket upgrades are routed, then tunnelled both ways once the upstream answers 101; other upgrades get 403', async () => {
+  const net = await import('node:net');
+  const up = await startUpstream((_req, res) => res.end('not upgraded'));
+  const upgraded: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
+  up.server.on('upgrade', (req, socket) => {
+    upgraded.push({ url: req.url!, headers: req.headers });
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('data', (c: Buffer) => socket.write(c));
+    socket.on('end', () => socket.end());
+  });
+  const gw2 = await startTestGateway({
+    upstreams: { up: { url: up.url } },
+    routes: [
+      { name: 'ws', match: { prefix: '/ws/' }, upstream: 'up', prefix_rewrite: '/socket/' },
+      { name: 'nope', match: { prefix: '/' }, direct_response: { status: 404, body: 'nothing here' } },
+    ],
+  });
+  try {
+    const sock = net.connect(gw2.port, '127.0.0.1');
+    let got = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (c: string) => {
+      got += c;
+      if (got.endsWith('\r\n\r\n') && got.startsWith('HTTP/1.1 101')) sock.write('ping through the tunnel');
+      if (got.endsWith('ping through the tunnel')) sock.end();
+    });
+    sock.write('GET /ws/chat?room=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    await new Promise((r) => sock.on('close', r));
+    assert.match(got, /^HTTP\/1\.1 101 /);
+    assert.ok(got.endsWith('ping through the tunnel'));
+    assert.equal(upgraded[0]!.url, '/socket/chat?room=1');
+    assert.equal(upgraded[0]!.headers.upgrade, 'websocket');
+    assert.ok(upgraded[0]!.headers['x-request-id']);
+    assert.equal(upgraded[0]!.headers['x-forwarded-for'], '127.0.0.1');
+    const unrouted = await rawRequest(gw2.port, 'GET /other HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    assert.equal(unrouted.status, 404);
+    const other = await rawRequest(gw2.port, 'GET /ws/x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+    assert.equal(other.status, 403);
+  } finally {
+    await gw2.stop();
+    await up.close();
+  }
+});

@@ -2,11 +2,11 @@
 // then either a local answer or an upstream exchange through undici's `dispatch`, with this object as
 // the dispatch handler writing straight to the downstream response (no intermediate streams, no
 // per-request header objects). Bodies stream both ways with backpressure.
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { HeaderMap, appendFlat, removeFlat } from './header-map.ts';
+import { readRequestHead } from './request-head.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
 import { LocalReplyBodies, sendLocalReply } from './local-reply.ts';
 import { classifyUpstreamError, type Upstream } from './upstream.ts';
@@ -51,60 +51,13 @@ export class ProxyStream implements ForwardHandler {
     plane.stats.active++;
     res.once('close', () => this.onDownstreamClose());
 
-    const headers = this.requestHeaders;
-    const list = headers.list;
-    const raw = req.rawHeaders;
-    let authority = '';
-    let connection: string | undefined;
-    let requestId: string | undefined;
-    let hasBody = false;
-    let hasTrailers = false;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      const value = raw[i + 1]!;
-      if (name === 'host') {
-        if (authority === '') authority = value;
-        continue;
-      }
-      if (isHopByHop(name)) {
-        if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
-        else if (name === 'transfer-encoding') hasBody = true;
-        else if (name === 'trailer') hasTrailers = true;
-        continue;
-      }
-      if (name === 'expect') continue; // 100-continue is answered by the server itself
-      if (name === 'content-length') hasBody = value !== '0';
-      if (name === 'x-request-id' && requestId === undefined && value !== '') requestId = value;
-      list.push(name, value);
-    }
-    if (connection !== undefined) removeFlat(list, connectionTokens(connection));
-
-    let path = req.url ?? '/';
-    if (path.charCodeAt(0) !== 47 /* / */ && path !== '*') {
-      // absolute-form request target: its authority wins over Host (RFC 9112 §3.2.2)
-      const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)([^#]*)/i.exec(path);
-      if (m !== null) {
-        authority = m[1]!;
-        path = m[2] === '' ? '/' : m[2]![0] === '?' ? `/${m[2]}` : m[2]!;
-      }
-    }
-    const method = req.method ?? 'GET';
-    headers.pseudo.push(':method', method, ':scheme', 'http', ':authority', authority, ':path', path);
-
-    if (requestId === undefined) {
-      requestId = randomUUID();
-      list.push('x-request-id', requestId);
-    }
-    this.requestId = requestId;
-    const remote = req.socket.remoteAddress;
-    if (remote !== undefined) headers.append('x-forwarded-for', remote);
-    headers.append('x-forwarded-proto', 'http');
-    if (authority !== '') headers.append('x-forwarded-host', authority);
-    if (plane.via !== '') headers.append('via', plane.via);
+    const head = readRequestHead(req, this.requestHeaders, plane.via);
+    const { method, path, authority } = head;
+    this.requestId = head.requestId;
 
     // Filters' request-headers phase goes here (it may rewrite :path/:authority/headers before routing).
 
-    const route = plane.router.match(method, path, headers);
+    const route = plane.router.match(method, path, this.requestHeaders);
     this.route = route;
     if (route === undefined) {
       this.localReply(404, LocalReplyBodies[404]);
@@ -115,7 +68,7 @@ export class ProxyStream implements ForwardHandler {
       this.localReply(direct.status, direct.body, plane.directHeaders[route.index]);
       return;
     }
-    this.forward(route, method, path, authority, hasBody && hasTrailers ? 'trailers' : hasBody ? 'body' : 'none');
+    this.forward(route, method, path, authority, head.body);
   }
 
   private forward(route: CompiledRoute, method: string, path: string, authority: string, body: 'none' | 'body' | 'trailers'): void {

@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { DataPlane } from './data-plane.ts';
 import { ErrorCodes, type ErrorCode } from '../errors.ts';
 import { ProxyStream } from './proxy-stream.ts';
+import { createUpgradeHandler } from './upgrade.ts';
 
 export interface GatewayServer {
   readonly server: http.Server;
@@ -34,6 +35,9 @@ export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPl
     },
     (req, res) => new ProxyStream(getPlane(), req, res).start(),
   );
+
+  const upgrades = createUpgradeHandler(getPlane, log);
+  server.on('upgrade', upgrades.handle);
 
   server.on('connection', (socket: Socket) => {
     const stats = getPlane().stats;
@@ -71,6 +75,7 @@ export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPl
       const timer = setTimeout(() => {
         const forced = getPlane().stats.active;
         server.closeAllConnections();
+        for (const tunnel of upgrades.tunnels) tunnel.destroy();
         resolve({ forced });
       }, timeoutMs);
       server.once('close', () => clearInterval(poll));

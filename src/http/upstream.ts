@@ -10,6 +10,8 @@ export interface Upstream {
   readonly pool: Pool;
   /** Path of the upstream url ('' when "/"), prepended to every forwarded path. */
   readonly basePath: string;
+  /** scheme://host:port of the upstream url. */
+  readonly origin: string;
   /** host:port of the upstream url, used as Host when the route rewrites to the upstream's host. */
   readonly host: string;
   /** Deadline for the response headers: the smaller of timeout_ms and headers_timeout_ms. */
@@ -29,7 +31,7 @@ export function createUpstream(config: ResolvedUpstream): Upstream {
   });
   const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
   const headersTimeoutMs = Math.min(config.timeout_ms, config.headers_timeout_ms);
-  return { name: config.name, config, pool, basePath, host: url.host, headersTimeoutMs };
+  return { name: config.name, config, pool, basePath, origin: url.origin, host: url.host, headersTimeoutMs };
 }
 
 export function createUpstreams(configs: Readonly<Record<string, ResolvedUpstream>>): Map<string, Upstream> {

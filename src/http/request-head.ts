@@ -1,0 +1,70 @@
+// The downstream request head as the gateway forwards it and filters see it: lower-case pairs without
+// hop-by-hop headers, pseudo-headers in front, request id, X-Forwarded-* and Via added.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { HeaderMap } from './header-map.ts';
+import { removeFlat } from './header-map.ts';
+import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
+
+export interface RequestHead {
+  readonly method: string;
+  /** Origin-form path with the query string, as received. */
+  readonly path: string;
+  readonly authority: string;
+  readonly requestId: string;
+  /** Whether a body follows, and whether it announces trailers (which need the trailer-capable path). */
+  readonly body: 'none' | 'body' | 'trailers';
+}
+
+/** Fills `headers` (empty on entry) from `req` and returns the request's routing facts. */
+export function readRequestHead(req: IncomingMessage, headers: HeaderMap, via: string): RequestHead {
+  const list = headers.list;
+  const raw = req.rawHeaders;
+  let authority = '';
+  let connection: string | undefined;
+  let requestId: string | undefined;
+  let hasBody = false;
+  let hasTrailers = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    if (name === 'host') {
+      if (authority === '') authority = value;
+      continue;
+    }
+    if (isHopByHop(name)) {
+      if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+      else if (name === 'transfer-encoding') hasBody = true;
+      else if (name === 'trailer') hasTrailers = true;
+      continue;
+    }
+    if (name === 'expect') continue; // 100-continue is answered by the server itself
+    if (name === 'content-length') hasBody = value !== '0';
+    if (name === 'x-request-id' && requestId === undefined && value !== '') requestId = value;
+    list.push(name, value);
+  }
+  if (connection !== undefined) removeFlat(list, connectionTokens(connection));
+
+  let path = req.url ?? '/';
+  if (path.charCodeAt(0) !== 47 /* / */ && path !== '*') {
+    // absolute-form request target: its authority wins over Host (RFC 9112 §3.2.2)
+    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)([^#]*)/i.exec(path);
+    if (m !== null) {
+      authority = m[1]!;
+      path = m[2] === '' ? '/' : m[2]![0] === '?' ? `/${m[2]}` : m[2]!;
+    }
+  }
+  const method = req.method ?? 'GET';
+  headers.pseudo.push(':method', method, ':scheme', 'http', ':authority', authority, ':path', path);
+
+  if (requestId === undefined) {
+    requestId = randomUUID();
+    list.push('x-request-id', requestId);
+  }
+  const remote = req.socket.remoteAddress;
+  if (remote !== undefined) headers.append('x-forwarded-for', remote);
+  headers.append('x-forwarded-proto', 'http');
+  if (authority !== '') headers.append('x-forwarded-host', authority);
+  if (via !== '') headers.append('via', via);
+  return { method, path, authority, requestId, body: hasBody ? (hasTrailers ? 'trailers' : 'body') : 'none' };
+}

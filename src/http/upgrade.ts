@@ -1,0 +1,88 @@
+// Upgrade requests: routed like any request; WebSocket upgrades are then tunnelled to the upstream with
+// http-proxy-3 once the upstream answers 101. Other upgrade protocols get 403, as in Envoy by default.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { createProxyServer } from 'http-proxy-3';
+import type { Logger } from '../observability/logger.ts';
+import type { DataPlane } from './data-plane.ts';
+import { HeaderMap } from './header-map.ts';
+import { readRequestHead } from './request-head.ts';
+import { LocalReplyBodies } from './local-reply.ts';
+import { classifyUpstreamError } from './upstream.ts';
+
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+
+function rawReply(socket: Duplex, status: number, body: string, requestId: string): void {
+  if (!socket.writable) return void socket.destroy();
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+export interface UpgradeHandler {
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Open tunnels: they are not HTTP connections any more, so a forced drain closes them here. */
+  readonly tunnels: Set<Socket>;
+}
+
+export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): UpgradeHandler {
+  const proxy = createProxyServer({ ws: true, xfwd: true, xfwdWsProtoAsHttp: true, prependPath: false });
+  const tunnels = new Set<Socket>();
+
+  const handle = (req: IncomingMessage, duplex: Duplex, head: Buffer): void => {
+    const socket = duplex as Socket;
+    const plane = getPlane();
+    const startedAt = performance.now();
+    const headers = new HeaderMap();
+    const h = readRequestHead(req, headers, plane.via);
+    socket.on('error', () => socket.destroy());
+    const route = plane.router.match(h.method, h.path, headers);
+    if (route === undefined || route.route.upstream === undefined) {
+      // direct_response routes answer upgrade requests the way they answer others, minus the upgrade
+      const d = route?.route.direct_response;
+      rawReply(socket, d?.status ?? 404, d?.body ?? LocalReplyBodies[404], h.requestId);
+      return;
+    }
+    if (h.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      // as Envoy without an upgrade_config for it: only WebSocket upgrades are tunnelled
+      rawReply(socket, 403, 'upgrade not supported\n', h.requestId);
+      return;
+    }
+    const upstream = plane.upstreams.get(route.route.upstream)!;
+    let path = h.path;
+    const r = route.route;
+    if (r.prefix_rewrite !== undefined && route.kind === 'prefix') path = r.prefix_rewrite + path.slice(route.prefix.length);
+    req.url = upstream.basePath + path;
+    req.headers['x-request-id'] = h.requestId;
+    if (r.host_rewrite !== undefined) req.headers.host = r.host_rewrite;
+    const upstreamIndex = plane.upstreamIndex.get(upstream.name)!;
+    plane.stats.active++;
+    tunnels.add(socket);
+    let status = 101;
+    let failure = '';
+    socket.once('close', () => {
+      tunnels.delete(socket);
+      plane.stats.active--;
+      plane.stats.record(status, route.index, upstreamIndex, 0, 0);
+      plane.accessLog?.write(
+        { requestId: h.requestId, req, route, upstream, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten, failure },
+        status,
+        performance.now() - startedAt,
+      );
+    });
+    proxy.ws(req, socket, head, { target: upstream.origin }, (err: Error) => {
+      const f = classifyUpstreamError(err);
+      plane.stats.upstreamError(upstreamIndex, f.reason);
+      status = f.status;
+      failure = f.reason;
+      log.debug({ reqId: h.requestId, err, code: f.code }, 'upgrade tunnel failed');
+      // before the upstream's 101 the client still expects an HTTP answer; after it, only a close makes sense
+      if (socket.bytesWritten === 0) rawReply(socket, f.status, LocalReplyBodies[f.status], h.requestId);
+      else socket.destroy();
+    });
+  };
+  return { handle, tunnels };
+}
