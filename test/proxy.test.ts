@@ -170,6 +170,9 @@ test('x-forwarded-for/-proto/-host are appended; via is added both ways', async 
   assert.equal(h['x-forwarded-host'], 'edge.example, inner.example');
   assert.equal(h.via, '1.0 edge, 1.1 wasmgate');
   assert.equal(r.headers.via, '1.1 wasmgate');
+  seen.length = 0;
+  await rawRequest(gw.port, 'GET /xff2 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\nConnection: close\r\n\r\n');
+  assert.equal(seen[0]!.headers['x-forwarded-for'], '10.0.0.1, 10.0.0.2, 127.0.0.1', 'the client address goes last, after every hop');
 });
 
 test('x-request-id is generated when absent, propagated when present, and returned to the client', async () => {

@@ -81,9 +81,9 @@ export class HeaderMap {
   }
 }
 
-/** Appends `value` to the first `name` pair of a flat list (", "-joined), or adds the pair. */
+/** Appends `value` to the last `name` pair of a flat list (", "-joined), or adds the pair. */
 export function appendFlat(list: string[], name: string, value: string): void {
-  for (let i = 0; i < list.length; i += 2) {
+  for (let i = list.length - 2; i >= 0; i -= 2) {
     if (list[i] === name) {
       list[i + 1] = `${list[i + 1]}, ${value}`;
       return;
