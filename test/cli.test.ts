@@ -78,6 +78,8 @@ test('run: access log lines, then SIGTERM drains: /ready 503 at once, in-flight 
   try {
     const quick = await request(`http://127.0.0.1:${gw.port}/quick?x=1`, { headers: { 'x-request-id': 'cli-test-1' } });
     assert.equal(await quick.body.text(), 'quick');
+    const odd = await request(`http://127.0.0.1:${gw.port}/odd`, { headers: { 'x-request-id': 'id "quoted" \\ back' } });
+    await odd.body.text();
     assert.equal((await fetch(`http://127.0.0.1:${gw.adminPort}/ready`)).status, 200);
 
     const slow = request(`http://127.0.0.1:${gw.port}/slow`);
@@ -105,6 +107,7 @@ test('run: access log lines, then SIGTERM drains: /ready 503 at once, in-flight 
     assert.equal(typeof q.durationMs, 'number');
     assert.equal(typeof q.worker, 'number');
     assert.ok(access.some((l) => l.path === '/slow' && l.status === 200));
+    assert.ok(access.some((l) => l.reqId === 'id "quoted" \\ back'), 'odd request ids are escaped, not breaking the line');
   } finally {
     gw.child.kill('SIGKILL');
     await upstream.close();

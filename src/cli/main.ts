@@ -37,7 +37,7 @@ function version(): string {
 
 async function run(file: string, demoUpstream: string | undefined): Promise<void> {
   const config = await loadOrExit(file);
-  const log = createRootLogger(config.log.level, undefined, { component: 'main' });
+  const log = createRootLogger(config.log.level);
   if (config.filters.length > 0) {
     log.fatal({ filters: config.filters.map((f) => f.name) }, 'this version cannot load filters yet; remove the filters section to run');
     log.flush();

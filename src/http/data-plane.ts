@@ -2,7 +2,7 @@
 // the access log. Built once per worker (and, with hot reload, once per configuration version).
 import type { ResolvedConfig } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
-import { AccessLog } from '../observability/access-log.ts';
+import type { AccessLog } from '../observability/access-log.ts';
 import { WorkerStats } from '../observability/stats.ts';
 import { Router } from './router.ts';
 import { createUpstreams, type Upstream } from './upstream.ts';
@@ -20,7 +20,7 @@ export class DataPlane {
   /** direct_response headers per route index, as flat pairs. */
   readonly directHeaders: ReadonlyArray<readonly string[] | undefined>;
 
-  constructor(config: ResolvedConfig, log: Logger) {
+  constructor(config: ResolvedConfig, log: Logger, accessLog: AccessLog | undefined) {
     this.config = config;
     this.log = log;
     this.router = new Router(config);
@@ -30,7 +30,7 @@ export class DataPlane {
       config.routes.map((r) => r.name),
       [...this.upstreams.keys()],
     );
-    this.accessLog = config.access_log.enabled ? new AccessLog(log) : undefined;
+    this.accessLog = accessLog;
     this.via = config.server.via === '' ? '' : `1.1 ${config.server.via}`;
     this.directHeaders = config.routes.map((r) =>
       r.direct_response === undefined ? undefined : Object.entries(r.direct_response.headers).flat(),

@@ -1,4 +1,5 @@
-// The one root pino logger. Everything else gets a child of it, passed down as a parameter.
+// The one root pino logger per thread. Everything else gets a child of it, passed down as a parameter.
+// (The per-request access log has its own writer: access-log.ts.)
 import pino, { type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
@@ -10,15 +11,19 @@ export const REDACT_PATHS = [
   'res.headers["set-cookie"]',
 ];
 
-export function createRootLogger(level: string, destination?: DestinationStream, bindings?: Record<string, unknown>): Logger {
+export interface LoggerOptions {
+  /** Where lines go; default: stdout (fd 1), one asynchronous write per line (atomic on a pipe). */
+  readonly destination?: DestinationStream;
+  readonly bindings?: Record<string, unknown>;
+}
+
+export function createRootLogger(level: string, options: LoggerOptions = {}): Logger {
   const opts = {
     level,
-    base: { pid: process.pid, ...bindings },
+    base: { pid: process.pid, ...options.bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: REDACT_PATHS,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return destination === undefined
-    ? pino(opts, pino.destination({ dest: 1, sync: false }))
-    : pino(opts, destination);
+  return pino(opts, options.destination ?? pino.destination({ dest: 1, sync: false }));
 }

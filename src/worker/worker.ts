@@ -2,6 +2,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createRootLogger } from '../observability/logger.ts';
 import { DataPlane } from '../http/data-plane.ts';
+import { AccessLog } from '../observability/access-log.ts';
+import { LineWriter } from '../observability/line-writer.ts';
 import { createGatewayServer } from '../http/server.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 
@@ -9,8 +11,10 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (m: FromWorker): void => port.postMessage(m);
 
-const log = createRootLogger(init.config.log.level, undefined, { worker: init.workerId });
-const plane = new DataPlane(init.config, log);
+const log = createRootLogger(init.config.log.level, { bindings: { worker: init.workerId } });
+const lines = new LineWriter(1);
+const accessLog = init.config.access_log.enabled ? new AccessLog(lines, init.workerId) : undefined;
+const plane = new DataPlane(init.config, log, accessLog);
 const gw = createGatewayServer(init.config.server, () => plane, log);
 
 gw.server.once('error', (err: NodeJS.ErrnoException) => {
@@ -29,6 +33,7 @@ port.on('message', (msg: ToWorker) => {
     case 'drain':
       void gw.drain(msg.timeoutMs).then(async ({ forced }) => {
         await plane.destroy();
+        lines.flushSync();
         log.flush(() => {
           post({ type: 'drained', forced });
           port.close(); // nothing left to keep the thread alive: it exits

@@ -61,7 +61,7 @@ export async function startTestGateway(config: Record<string, unknown>): Promise
   };
   const resolved = resolveConfigObject(full, '/virtual/gateway.yaml');
   const logs = new LogSink();
-  const gw = await startGateway(resolved, createRootLogger(resolved.log.level, logs));
+  const gw = await startGateway(resolved, createRootLogger(resolved.log.level, { destination: logs }));
   return { ...gw, url: `http://127.0.0.1:${gw.port}`, adminUrl: `http://127.0.0.1:${gw.adminPort}`, logs, stop: gw.stop };
 }
 

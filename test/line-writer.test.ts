@@ -1,0 +1,51 @@
+// The access log's writer: whole lines, in order, in writes no larger than PIPE_BUF; bounded when stalled.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LineWriter, jsonString } from '../src/observability/line-writer.ts';
+
+test('every line arrives whole and in order', async () => {
+  const file = join(fs.mkdtempSync(join(tmpdir(), 'wasmgate-lw-')), 'out.log');
+  const fd = fs.openSync(file, 'w');
+  const w = new LineWriter(fd);
+  for (let i = 0; i < 20000; i++) {
+    w.write(`{"n":${i},"pad":"${'x'.repeat(i % 300)}"}\n`);
+    if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+  }
+  w.flushSync();
+  fs.closeSync(fd);
+  const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+  assert.equal(lines.length, 20000);
+  lines.forEach((l, i) => assert.equal((JSON.parse(l) as { n: number }).n, i));
+});
+
+test('a stalled pipe never blocks the writer: lines queue up to the limit, then are dropped', (t) => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'wasmgate-lw-'));
+  const fifo = join(dir, 'pipe');
+  execFileSync('mkfifo', [fifo]);
+  const rfd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const wfd = fs.openSync(fifo, fs.constants.O_WRONLY);
+  t.after(() => {
+    fs.closeSync(rfd);
+    fs.closeSync(wfd);
+  });
+  const w = new LineWriter(wfd, { maxQueuedBytes: 100_000 });
+  const line = (i: number) => `{"n":${i},"pad":"${'z'.repeat(80)}"}\n`;
+  // nobody reads: the pipe (64 KiB) fills, then the queue (100 kB), then lines are dropped
+  for (let i = 0; i < 3000; i++) w.write(line(i));
+  w.flush();
+  assert.ok(w.dropped > 0, 'lines beyond the limit are dropped');
+  // what did reach the pipe is whole lines, in order
+  const got = Buffer.alloc(1 << 20);
+  const n = fs.readSync(rfd, got);
+  const lines = got.subarray(0, n).toString().trimEnd().split('\n');
+  assert.ok(lines.length > 100);
+  lines.forEach((l, i) => assert.equal((JSON.parse(l) as { n: number }).n, i));
+});
+
+test('jsonString escapes what JSON needs and keeps plain text as is', () => {
+  for (const s of ['plain', 'quo"te', 'back\\slash', 'new\nline', 'ünïcode', '\u0000', '']) assert.equal(JSON.parse(jsonString(s)), s);
+});
