@@ -35,6 +35,8 @@ export function toPrometheus(s: StatsSnapshot, extra: { workers: number; workerR
   e.sample('wasmgate_request_bytes_total', {}, s.bytes_in);
   e.family('wasmgate_response_bytes_total', 'counter', 'Response body bytes sent downstream.');
   e.sample('wasmgate_response_bytes_total', {}, s.bytes_out);
+  e.family('wasmgate_access_log_dropped_total', 'counter', 'Access log lines dropped because the reader of stdout fell behind.');
+  e.sample('wasmgate_access_log_dropped_total', {}, s.access_log_dropped);
   e.family('wasmgate_downstream_connections_total', 'counter', 'Downstream connections accepted.');
   e.sample('wasmgate_downstream_connections_total', {}, s.downstream.connections_total);
   e.family('wasmgate_downstream_connections_active', 'gauge', 'Downstream connections open.');

@@ -10,6 +10,8 @@ export interface StatsSnapshot {
   active: number;
   bytes_in: number;
   bytes_out: number;
+  /** Access log lines dropped because stdout's reader fell behind. */
+  access_log_dropped: number;
   classes: ClassCounts;
   /** Downstream connections and requests cut before a response by the gateway (400, 408, 431, client aborts). */
   downstream: { connections_total: number; connections_active: number; client_errors: number; client_aborts: number };
@@ -69,7 +71,7 @@ export class WorkerStats {
     e[reason] = (e[reason] ?? 0) + 1;
   }
 
-  snapshot(): StatsSnapshot {
+  snapshot(accessLogDropped = 0): StatsSnapshot {
     const routes: StatsSnapshot['routes'] = {};
     this.routeNames.forEach((n, i) => (routes[n] = { requests: this.routeRequests[i]!, classes: [...this.routeClasses[i]!] as ClassCounts }));
     const upstreams: StatsSnapshot['upstreams'] = {};
@@ -86,6 +88,7 @@ export class WorkerStats {
       active: this.active,
       bytes_in: this.bytesIn,
       bytes_out: this.bytesOut,
+      access_log_dropped: accessLogDropped,
       classes: [...this.classes] as ClassCounts,
       downstream: {
         connections_total: this.connectionsTotal,
@@ -115,6 +118,7 @@ export function sumSnapshots(snaps: readonly StatsSnapshot[]): StatsSnapshot {
     active: 0,
     bytes_in: 0,
     bytes_out: 0,
+    access_log_dropped: 0,
     classes: zero(),
     downstream: { connections_total: 0, connections_active: 0, client_errors: 0, client_aborts: 0 },
     routes: {},
@@ -125,6 +129,7 @@ export function sumSnapshots(snaps: readonly StatsSnapshot[]): StatsSnapshot {
     out.active += s.active;
     out.bytes_in += s.bytes_in;
     out.bytes_out += s.bytes_out;
+    out.access_log_dropped += s.access_log_dropped;
     addClasses(out.classes, s.classes);
     for (const k of Object.keys(s.downstream) as Array<keyof StatsSnapshot['downstream']>) out.downstream[k] += s.downstream[k];
     for (const [name, r] of Object.entries(s.routes)) {

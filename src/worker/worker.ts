@@ -28,7 +28,7 @@ gw.server.listen({ host: init.config.listen.host, port: init.port, reusePort: tr
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'stats':
-      post({ type: 'stats', id: msg.id, stats: plane.stats.snapshot() });
+      post({ type: 'stats', id: msg.id, stats: plane.stats.snapshot(lines.dropped) });
       break;
     case 'drain':
       void gw.drain(msg.timeoutMs).then(async ({ forced }) => {
