@@ -11,7 +11,8 @@ export class DataPlane {
   readonly config: ResolvedConfig;
   readonly router: Router;
   readonly upstreams: Map<string, Upstream>;
-  readonly upstreamIndex: Map<string, number>;
+  /** The upstream of each route (by route index), undefined for direct_response routes. */
+  readonly routeUpstreams: ReadonlyArray<Upstream | undefined>;
   readonly stats: WorkerStats;
   readonly log: Logger;
   readonly accessLog: AccessLog | undefined;
@@ -25,7 +26,7 @@ export class DataPlane {
     this.log = log;
     this.router = new Router(config);
     this.upstreams = createUpstreams(config.upstreams);
-    this.upstreamIndex = new Map([...this.upstreams.keys()].map((n, i) => [n, i]));
+    this.routeUpstreams = config.routes.map((r) => (r.upstream === undefined ? undefined : this.upstreams.get(r.upstream)));
     this.stats = new WorkerStats(
       config.routes.map((r) => r.name),
       [...this.upstreams.keys()],
@@ -35,11 +36,6 @@ export class DataPlane {
     this.directHeaders = config.routes.map((r) =>
       r.direct_response === undefined ? undefined : Object.entries(r.direct_response.headers).flat(),
     );
-  }
-
-  /** Closes every upstream pool after its in-flight requests complete. */
-  async close(): Promise<void> {
-    await Promise.all([...this.upstreams.values()].map((u) => u.pool.close()));
   }
 
   /** Cuts every upstream connection now. */

@@ -4,11 +4,9 @@ import type { ServerResponse } from 'node:http';
 
 export const LocalReplyBodies = {
   404: 'no route matched\n',
-  413: 'payload too large\n',
   502: 'upstream returned an invalid response\n',
   503: 'upstream unavailable\n',
   504: 'upstream request timeout\n',
-  500: 'internal error\n',
 } as const;
 
 /** Writes a complete local response. Returns the number of body bytes written. */

@@ -27,7 +27,6 @@ export class ProxyStream implements ForwardHandler {
   readonly requestHeaders: HeaderMap;
   route: CompiledRoute | undefined = undefined;
   upstream: Upstream | undefined = undefined;
-  upstreamIndex = -1;
   status = 0;
   bytesIn = 0;
   bytesOut = 0;
@@ -74,9 +73,8 @@ export class ProxyStream implements ForwardHandler {
   private forward(route: CompiledRoute, method: string, path: string, authority: string, body: 'none' | 'body' | 'trailers'): void {
     const { plane, req } = this;
     const r = route.route;
-    const upstream = plane.upstreams.get(r.upstream!)!;
+    const upstream = plane.routeUpstreams[route.index]!;
     this.upstream = upstream;
-    this.upstreamIndex = plane.upstreamIndex.get(upstream.name)!;
 
     if (r.prefix_rewrite !== undefined && route.kind === 'prefix') path = r.prefix_rewrite + path.slice(route.prefix.length);
     if (upstream.basePath !== '') path = upstream.basePath + path;
@@ -179,7 +177,7 @@ export class ProxyStream implements ForwardHandler {
       return;
     }
     const f = classifyUpstreamError(err);
-    if (this.upstreamIndex >= 0) this.plane.stats.upstreamError(this.upstreamIndex, f.reason);
+    if (this.upstream !== undefined) this.plane.stats.upstreamError(this.upstream.index, f.reason);
     this.plane.log.debug({ reqId: this.requestId, err, code: f.code }, 'upstream failure');
     if (this.res.headersSent) {
       // the response has started: all we can do is cut the downstream connection so the client sees it
@@ -219,7 +217,7 @@ export class ProxyStream implements ForwardHandler {
     const plane = this.plane;
     plane.stats.active--;
     const status = this.failure === 'client_abort' && this.status === 0 ? 499 : this.status;
-    plane.stats.record(status, this.route?.index ?? -1, this.upstreamIndex, this.bytesIn, this.bytesOut);
+    plane.stats.record(status, this.route?.index ?? -1, this.upstream?.index ?? -1, this.bytesIn, this.bytesOut);
     if (plane.accessLog !== undefined) plane.accessLog.write(this, status, performance.now() - this.startedAt);
   }
 }

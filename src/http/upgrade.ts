@@ -51,14 +51,13 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
       rawReply(socket, 403, 'upgrade not supported\n', h.requestId);
       return;
     }
-    const upstream = plane.upstreams.get(route.route.upstream)!;
+    const upstream = plane.routeUpstreams[route.index]!;
     let path = h.path;
     const r = route.route;
     if (r.prefix_rewrite !== undefined && route.kind === 'prefix') path = r.prefix_rewrite + path.slice(route.prefix.length);
     req.url = upstream.basePath + path;
     req.headers['x-request-id'] = h.requestId;
     if (r.host_rewrite !== undefined) req.headers.host = r.host_rewrite;
-    const upstreamIndex = plane.upstreamIndex.get(upstream.name)!;
     plane.stats.active++;
     tunnels.add(socket);
     let status = 101;
@@ -66,7 +65,7 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
     socket.once('close', () => {
       tunnels.delete(socket);
       plane.stats.active--;
-      plane.stats.record(status, route.index, upstreamIndex, 0, 0);
+      plane.stats.record(status, route.index, upstream.index, 0, 0);
       plane.accessLog?.write(
         { requestId: h.requestId, req, route, upstream, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten, failure },
         status,
@@ -75,7 +74,7 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
     });
     proxy.ws(req, socket, head, { target: upstream.origin }, (err: Error) => {
       const f = classifyUpstreamError(err);
-      plane.stats.upstreamError(upstreamIndex, f.reason);
+      plane.stats.upstreamError(upstream.index, f.reason);
       status = f.status;
       failure = f.reason;
       log.debug({ reqId: h.requestId, err, code: f.code }, 'upgrade tunnel failed');

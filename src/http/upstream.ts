@@ -6,6 +6,8 @@ import { ErrorCodes, type ErrorCode } from '../errors.ts';
 
 export interface Upstream {
   readonly name: string;
+  /** Position in the config's `upstreams` (indexes the per-upstream counters). */
+  readonly index: number;
   readonly config: ResolvedUpstream;
   readonly pool: Pool;
   /** Path of the upstream url ('' when "/"), prepended to every forwarded path. */
@@ -18,7 +20,7 @@ export interface Upstream {
   readonly headersTimeoutMs: number;
 }
 
-export function createUpstream(config: ResolvedUpstream): Upstream {
+export function createUpstream(config: ResolvedUpstream, index: number): Upstream {
   const url = new URL(config.url);
   const pool = new Pool(url.origin, {
     connections: config.connections,
@@ -31,12 +33,12 @@ export function createUpstream(config: ResolvedUpstream): Upstream {
   });
   const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
   const headersTimeoutMs = Math.min(config.timeout_ms, config.headers_timeout_ms);
-  return { name: config.name, config, pool, basePath, origin: url.origin, host: url.host, headersTimeoutMs };
+  return { name: config.name, index, config, pool, basePath, origin: url.origin, host: url.host, headersTimeoutMs };
 }
 
 export function createUpstreams(configs: Readonly<Record<string, ResolvedUpstream>>): Map<string, Upstream> {
   const map = new Map<string, Upstream>();
-  for (const name of Object.keys(configs)) map.set(name, createUpstream(configs[name]!));
+  Object.keys(configs).forEach((name, i) => map.set(name, createUpstream(configs[name]!, i)));
   return map;
 }
 
