@@ -7,8 +7,13 @@ export function isHopByHop(name: string): boolean {
   return HOP_BY_HOP.has(name) || name.startsWith('proxy-');
 }
 
-/** Lower-case names listed in a Connection header value ("close, X-Foo" → ["close", "x-foo"]). */
+const NO_TOKENS: string[] = [];
+
+/** Lower-case header names listed in a Connection header value ("close, X-Foo" → ["x-foo"]). */
 export function connectionTokens(value: string): string[] {
+  // the usual values name no header: skip the split
+  const v = value.length <= 10 ? value.toLowerCase() : '';
+  if (v === 'keep-alive' || v === 'close') return NO_TOKENS;
   const out: string[] = [];
   for (const part of value.split(',')) {
     const t = part.trim().toLowerCase();

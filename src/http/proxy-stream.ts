@@ -202,6 +202,7 @@ export class ProxyStream implements ForwardHandler {
     this.finish();
   }
 
+  /** The downstream response closed: when that happens before the end, the client went away. */
   private onDownstreamClose(): void {
     if (this.finished) return;
     // the client went away before the response was complete: abort the upstream exchange
