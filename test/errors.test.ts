@@ -16,6 +16,10 @@ const upstreamEvents: string[] = [];
 before(async () => {
   upstream = await startUpstream((req, res) => {
     if (req.url === '/slow') return; // never answers
+    if (req.url === '/fast-route/slow') {
+      setTimeout(() => res.end('late'), 1500);
+      return;
+    }
     if (req.url === '/hang') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('started');
@@ -40,12 +44,14 @@ before(async () => {
     server: { headers_timeout_ms: 400, max_header_bytes: 2048 },
     upstreams: {
       main: { url: upstream.url, timeout_ms: 300 },
+      patient: { url: upstream.url, timeout_ms: 20000 },
       dead: { url: `http://127.0.0.1:${deadPort}`, connect_timeout_ms: 500 },
       broken: { url: `http://127.0.0.1:${(garbage.address() as AddressInfo).port}` },
     },
     routes: [
       { name: 'dead', match: { prefix: '/dead' }, upstream: 'dead' },
       { name: 'broken', match: { prefix: '/broken' }, upstream: 'broken' },
+      { name: 'fast-route', match: { prefix: '/fast-route/' }, upstream: 'patient', timeout_ms: 200 },
       { name: 'main', match: { prefix: '/' }, upstream: 'main' },
     ],
   });
@@ -74,6 +80,12 @@ test('an upstream that sends a broken response gives 502', async () => {
 
 test('an upstream slower than its timeout gives 504', async () => {
   await expectLocal('/slow', 504, /timeout/);
+});
+
+test("a route's timeout_ms overrides its upstream's", async () => {
+  const started = Date.now();
+  await expectLocal('/fast-route/slow', 504, /timeout/);
+  assert.ok(Date.now() - started < 1500, 'answered before the upstream would have');
 });
 
 test('a client that goes away aborts the upstream request', async () => {

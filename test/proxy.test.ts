@@ -292,3 +292,30 @@ test('WebSocket upgrades are routed, then tunnelled both ways once the upstream 
     await up.close();
   }
 });
+
+test('absolute-form request targets are routed by their path, with their authority as Host', async () => {
+  seen.length = 0;
+  const res = await rawRequest(gw.port, 'GET http://shop.example:8080/api/cart?id=7 HTTP/1.1\r\nHost: ignored.example\r\nConnection: close\r\n\r\n');
+  assert.equal(res.status, 200);
+  assert.equal(seen[0]!.url, '/v2/cart?id=7');
+  assert.equal(seen[0]!.headers['x-forwarded-host'], 'shop.example:8080');
+});
+
+test('Host: HTTP/1.1 without it or with two is a 400; HTTP/1.0 without it is served', async () => {
+  const missing = await rawRequest(gw.port, 'GET /x HTTP/1.1\r\nConnection: close\r\n\r\n');
+  assert.equal(missing.status, 400);
+  const twice = await rawRequest(gw.port, 'GET /x HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n');
+  assert.equal(twice.status, 400);
+  assert.ok(twice.headers.get('x-request-id'));
+  const old = await rawRequest(gw.port, 'GET /old HTTP/1.0\r\n\r\n');
+  assert.equal(old.status, 200);
+  assert.equal(old.body, 'main /old');
+});
+
+test('upstream error statuses pass through untouched', async () => {
+  for (const code of [404, 500, 503]) {
+    const r = await get(`/status/${code}`);
+    assert.equal(r.status, code);
+    assert.equal(r.headers['x-upstream'], 'main', 'the upstream response, not a local reply');
+  }
+});

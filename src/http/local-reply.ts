@@ -3,6 +3,7 @@
 import type { ServerResponse } from 'node:http';
 
 export const LocalReplyBodies = {
+  400: 'bad request\n',
   404: 'no route matched\n',
   502: 'upstream returned an invalid response\n',
   503: 'upstream unavailable\n',

@@ -53,6 +53,11 @@ export class ProxyStream implements ForwardHandler {
     const head = readRequestHead(req, this.requestHeaders, plane.via);
     const { method, path, authority } = head;
     this.requestId = head.requestId;
+    if (head.invalid) {
+      this.res.shouldKeepAlive = false;
+      this.localReply(400, LocalReplyBodies[400]);
+      return;
+    }
 
     // Filters' request-headers phase goes here (it may rewrite :path/:authority/headers before routing).
 

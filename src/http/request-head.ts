@@ -14,6 +14,8 @@ export interface RequestHead {
   readonly requestId: string;
   /** Whether a body follows, and whether it announces trailers (which need the trailer-capable path). */
   readonly body: 'none' | 'body' | 'trailers';
+  /** Set when the head is unacceptable even though it parsed (several Host headers): answer 400. */
+  readonly invalid: boolean;
 }
 
 /** Fills `headers` (empty on entry) from `req` and returns the request's routing facts. */
@@ -25,11 +27,12 @@ export function readRequestHead(req: IncomingMessage, headers: HeaderMap, via: s
   let requestId: string | undefined;
   let hasBody = false;
   let hasTrailers = false;
+  let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     if (name === 'host') {
-      if (authority === '') authority = value;
+      if (hosts++ === 0) authority = value;
       continue;
     }
     if (isHopByHop(name)) {
@@ -66,5 +69,5 @@ export function readRequestHead(req: IncomingMessage, headers: HeaderMap, via: s
   headers.append('x-forwarded-proto', 'http');
   if (authority !== '') headers.append('x-forwarded-host', authority);
   if (via !== '') headers.append('via', via);
-  return { method, path, authority, requestId, body: hasBody ? (hasTrailers ? 'trailers' : 'body') : 'none' };
+  return { method, path, authority, requestId, body: hasBody ? (hasTrailers ? 'trailers' : 'body') : 'none', invalid: hosts > 1 };
 }

@@ -31,7 +31,7 @@ export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPl
       maxHeaderSize: opts.max_header_bytes,
       connectionsCheckingInterval: Math.min(1000, Math.max(100, opts.headers_timeout_ms >> 2)),
       noDelay: true,
-      requireHostHeader: false,
+      requireHostHeader: true, // HTTP/1.1 without Host is a 400 (RFC 9112 §3.2)
     },
     (req, res) => new ProxyStream(getPlane(), req, res).start(),
   );

@@ -12,7 +12,7 @@ import { readRequestHead } from './request-head.ts';
 import { LocalReplyBodies } from './local-reply.ts';
 import { classifyUpstreamError } from './upstream.ts';
 
-const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
 function rawReply(socket: Duplex, status: number, body: string, requestId: string): void {
   if (!socket.writable) return void socket.destroy();
@@ -39,6 +39,10 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
     const headers = new HeaderMap();
     const h = readRequestHead(req, headers, plane.via);
     socket.on('error', () => socket.destroy());
+    if (h.invalid) {
+      rawReply(socket, 400, LocalReplyBodies[400], h.requestId);
+      return;
+    }
     const route = plane.router.match(h.method, h.path, headers);
     if (route === undefined || route.route.upstream === undefined) {
       // direct_response routes answer upgrade requests the way they answer others, minus the upgrade
