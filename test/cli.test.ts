@@ -135,3 +135,29 @@ test('run --demo-upstream: the README demo works with no other server', async ()
     await once(gw.child, 'exit');
   }
 });
+
+test('inspect: shows ABI, callbacks and imports; refuses a bad module with exit 65', () => {
+  const fixture = (name: string) => join(REPO, 'test', 'fixtures', 'wasm', `${name}.wasm`);
+  const ok = spawnSync(process.execPath, [BIN, 'inspect', fixture('minimal')], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /^abi: +proxy-wasm 0\.2\.1 \(proxy_abi_version_0_2_1\)$/m);
+  assert.match(ok.stdout, /^callbacks: +proxy_on_context_create, proxy_on_request_headers, proxy_on_done$/m);
+  assert.match(ok.stdout, /env\.my_custom_host_thing +UNKNOWN/);
+  const bad = spawnSync(process.execPath, [BIN, 'inspect', fixture('no-abi')], { encoding: 'utf8' });
+  assert.equal(bad.status, 65);
+  assert.match(bad.stderr, /no-abi\.wasm: no proxy-wasm ABI version export/);
+});
+
+test('validate: a filter whose module is refused fails validation, naming the filter and the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasmgate-cli-'));
+  writeFileSync(join(dir, 'broken.wasm'), 'not wasm');
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(
+    file,
+    'listen: { port: 8080 }\nupstreams:\n  app: { url: "http://127.0.0.1:1" }\nroutes:\n  - name: r\n    match: { prefix: / }\n    upstream: app\n' +
+      'filters:\n  - name: auth\n    wasm: broken.wasm\n',
+  );
+  const res = spawnSync(process.execPath, [BIN, 'validate', '-c', file], { encoding: 'utf8' });
+  assert.equal(res.status, 78);
+  assert.match(res.stderr, /filter "auth": .*broken\.wasm: not a WebAssembly module/);
+});

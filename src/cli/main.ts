@@ -9,12 +9,15 @@ import { createRootLogger } from '../observability/logger.ts';
 import { startGateway, type RunningGateway } from '../gateway.ts';
 import { startDemoUpstream } from './demo-upstream.ts';
 import { ExitCodes } from './exit-codes.ts';
+import { formatInspection } from './inspect.ts';
+import { loadFilterModule } from '../wasm/module.ts';
 
 const USAGE = `usage: wasmgate <command> [options]
 
 commands:
   run -c FILE        start the gateway with the configuration FILE (default ./gateway.yaml)
-  validate -c FILE   check FILE and print every problem with its line and column
+  validate -c FILE   check FILE (and the filter modules it names) and print every problem
+  inspect FILE.wasm  show a filter module's ABI version, callbacks and imports
   version            print the version
 
 options for run:
@@ -105,9 +108,37 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'validate': {
       const config = await loadOrExit(file);
+      const problems: string[] = [];
+      for (const f of config.filters) {
+        try {
+          await loadFilterModule(f.wasm);
+        } catch (err) {
+          problems.push(`filter "${f.name}": ${(err as Error).message}`);
+        }
+      }
+      if (problems.length > 0) {
+        process.stderr.write(`${problems.join('\n')}\n`);
+        process.exitCode = ExitCodes.CONFIG_INVALID;
+        return;
+      }
       process.stdout.write(
         `${file}: valid (${Object.keys(config.upstreams).length} upstreams, ${config.routes.length} routes, ${config.filters.length} filters)\n`,
       );
+      return;
+    }
+    case 'inspect': {
+      const target = positionals[1];
+      if (target === undefined) {
+        process.stderr.write(`inspect needs a .wasm file\n\n${USAGE}`);
+        process.exitCode = ExitCodes.USAGE;
+        return;
+      }
+      try {
+        process.stdout.write(formatInspection(await loadFilterModule(resolve(target))));
+      } catch (err) {
+        process.stderr.write(`refused: ${(err as Error).message}\n`);
+        process.exitCode = ExitCodes.DATA_INVALID;
+      }
       return;
     }
     case 'version':

@@ -1,0 +1,41 @@
+// The functions a proxy-wasm module may export for the host to call.
+
+export const CALLBACKS: readonly string[] = [
+  '_initialize',
+  '_start',
+  'main',
+  'proxy_on_memory_allocate',
+  'malloc',
+  'proxy_on_context_create',
+  'proxy_on_vm_start',
+  'proxy_validate_configuration',
+  'proxy_on_configure',
+  'proxy_on_tick',
+  'proxy_on_queue_ready',
+  'proxy_on_foreign_function',
+  'proxy_on_new_connection',
+  'proxy_on_downstream_data',
+  'proxy_on_upstream_data',
+  'proxy_on_downstream_connection_close',
+  'proxy_on_upstream_connection_close',
+  'proxy_on_request_headers',
+  'proxy_on_request_body',
+  'proxy_on_request_trailers',
+  'proxy_on_request_metadata',
+  'proxy_on_response_headers',
+  'proxy_on_response_body',
+  'proxy_on_response_trailers',
+  'proxy_on_response_metadata',
+  'proxy_on_http_call_response',
+  'proxy_on_grpc_receive_initial_metadata',
+  'proxy_on_grpc_receive',
+  'proxy_on_grpc_receive_trailing_metadata',
+  'proxy_on_grpc_trailing_metadata',
+  'proxy_on_grpc_close',
+  'proxy_on_done',
+  'proxy_on_log',
+  'proxy_on_delete',
+];
+
+/** Allocator exports, in the order the host looks for them (the spec's order). */
+export const ALLOCATORS = ['proxy_on_memory_allocate', 'malloc'] as const;
