@@ -67,6 +67,7 @@ before(async () => {
     routes: [
       { name: 'hello', match: { path: '/hello' }, direct_response: { status: 200, body: 'hello\n', headers: { 'content-type': 'text/plain', 'x-direct': '1' } } },
       { name: 'teapot', match: { path: '/teapot', methods: ['POST'] }, direct_response: { status: 418, body: 'short and stout' } },
+      { name: 'nocontent', match: { path: '/nocontent' }, direct_response: { status: 204, body: 'never sent' } },
       { name: 'canary', match: { prefix: '/app', headers: [{ name: 'X-Canary', exact: '1' }] }, upstream: 'other' },
       { name: 'not-beta', match: { prefix: '/beta', headers: [{ name: 'x-beta', present: true, invert: true }] }, direct_response: { status: 403, body: 'beta only' } },
       { name: 'regex', match: { regex: '/items/[0-9]+' }, upstream: 'other' },
@@ -96,6 +97,14 @@ test('direct_response answers locally with its status, headers, body and a reque
   assert.equal(r.headers['content-type'], 'text/plain');
   assert.equal(r.headers['x-direct'], '1');
   assert.match(String(r.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+});
+
+test('a direct_response 204 carries no body and no content-length', async () => {
+  const r = await rawRequest(gw.port, 'GET /nocontent HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(r.status, 204);
+  assert.equal(r.body, '');
+  assert.equal(r.headers.get('content-length'), undefined);
+  assert.ok(r.headers.get('x-request-id'));
 });
 
 test('routes match in order: exact path, methods, headers (with invert), regex, prefix', async () => {

@@ -18,8 +18,9 @@ export function sendLocalReply(
   requestId: string,
   extraHeaders?: readonly string[],
 ): number {
+  if (status === 204 || status === 304) body = ''; // these never carry a body, nor a length for one
   const len = Buffer.byteLength(body);
-  const headers: string[] = ['content-length', String(len), 'x-request-id', requestId];
+  const headers: string[] = status === 204 ? ['x-request-id', requestId] : ['content-length', String(len), 'x-request-id', requestId];
   let hasType = false;
   if (extraHeaders !== undefined) {
     for (let i = 0; i < extraHeaders.length; i += 2) {

@@ -1,0 +1,100 @@
+// Bounds-checked access to a guest's linear memory. Every pointer and length from the guest goes
+// through here: a range outside the memory (or one whose end overflows) is reported as `undefined` /
+// `false` so the host call can answer InvalidMemoryAccess; nothing ever throws into V8 or reads
+// outside the guest's memory. Views are re-taken whenever the memory has grown (growing detaches the
+// old ArrayBuffer), which can happen during any call into the guest, the allocator included.
+
+export class GuestMemory {
+  private readonly memory: WebAssembly.Memory;
+  private buffer: ArrayBuffer;
+  private u8: Uint8Array;
+  private view: DataView;
+
+  constructor(memory: WebAssembly.Memory) {
+    this.memory = memory;
+    this.buffer = memory.buffer;
+    this.u8 = new Uint8Array(this.buffer);
+    this.view = new DataView(this.buffer);
+  }
+
+  private refresh(): void {
+    if (this.memory.buffer !== this.buffer) {
+      this.buffer = this.memory.buffer;
+      this.u8 = new Uint8Array(this.buffer);
+      this.view = new DataView(this.buffer);
+    }
+  }
+
+  get byteLength(): number {
+    this.refresh();
+    return this.u8.byteLength;
+  }
+
+  /** True when [ptr, ptr+len) lies inside the memory (ptr and len are taken as u32). */
+  inBounds(ptr: number, len: number): boolean {
+    this.refresh();
+    return (ptr >>> 0) + (len >>> 0) <= this.u8.byteLength;
+  }
+
+  /**
+   * A view of [ptr, ptr+len) without copying, or undefined when out of bounds. Valid only until the
+   * next call into the guest: copy what must outlive it.
+   */
+  view8(ptr: number, len: number): Uint8Array | undefined {
+    ptr >>>= 0;
+    len >>>= 0;
+    this.refresh();
+    if (ptr + len > this.u8.byteLength) return undefined;
+    return this.u8.subarray(ptr, ptr + len);
+  }
+
+  /** A copy of [ptr, ptr+len), or undefined when out of bounds. */
+  copy(ptr: number, len: number): Buffer | undefined {
+    const v = this.view8(ptr, len);
+    return v === undefined ? undefined : Buffer.from(v);
+  }
+
+  /** [ptr, ptr+len) as a latin1 string (one char per byte, so any bytes round-trip), or undefined. */
+  latin1(ptr: number, len: number): string | undefined {
+    const v = this.view8(ptr, len);
+    return v === undefined ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+  }
+
+  /** [ptr, ptr+len) decoded as UTF-8 (for log messages and names), or undefined. */
+  utf8(ptr: number, len: number): string | undefined {
+    const v = this.view8(ptr, len);
+    return v === undefined ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+  }
+
+  writeU32(ptr: number, value: number): boolean {
+    ptr >>>= 0;
+    this.refresh();
+    if (ptr + 4 > this.u8.byteLength) return false;
+    this.view.setUint32(ptr, value >>> 0, true);
+    return true;
+  }
+
+  writeU64(ptr: number, value: bigint): boolean {
+    ptr >>>= 0;
+    this.refresh();
+    if (ptr + 8 > this.u8.byteLength) return false;
+    this.view.setBigUint64(ptr, BigInt.asUintN(64, value), true);
+    return true;
+  }
+
+  readU32(ptr: number): number | undefined {
+    ptr >>>= 0;
+    this.refresh();
+    if (ptr + 4 > this.u8.byteLength) return undefined;
+    return this.view.getUint32(ptr, true);
+  }
+
+  /** Copies bytes to ptr; false when they do not fit. */
+  write(ptr: number, bytes: Uint8Array): boolean {
+    ptr >>>= 0;
+    this.refresh();
+    if (ptr + bytes.byteLength > this.u8.byteLength) return false;
+    this.u8.set(bytes, ptr);
+    return true;
+  }
+}
