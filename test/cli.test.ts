@@ -161,3 +161,22 @@ test('validate: a filter whose module is refused fails validation, naming the fi
   assert.equal(res.status, 78);
   assert.match(res.stderr, /filter "auth": .*broken\.wasm: not a WebAssembly module/);
 });
+
+test('validate: starts each filter; one that refuses its configuration fails with its own log lines', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasmgate-cli-'));
+  const wasm = join(REPO, 'test', 'fixtures', 'wasm', 'configure.wasm');
+  const base =
+    'listen: { port: 8080 }\nupstreams:\n  app: { url: "http://127.0.0.1:1" }\nroutes:\n  - name: r\n    match: { prefix: / }\n    upstream: app\n' +
+    `filters:\n  - name: cfg\n    wasm: ${wasm}\n`;
+  const good = join(dir, 'good.yaml');
+  writeFileSync(good, `${base}    config: { answer: 42 }\n`);
+  const ok = spawnSync(process.execPath, [BIN, 'validate', '-c', good], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /1 filters/);
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, base);
+  const res = spawnSync(process.execPath, [BIN, 'validate', '-c', bad], { encoding: 'utf8' });
+  assert.equal(res.status, 78);
+  assert.match(res.stderr, /filter "cfg": proxy_on_configure returned false/);
+  assert.match(res.stderr, /\[error\] no configuration/);
+});

@@ -11,12 +11,13 @@ import { startDemoUpstream } from './demo-upstream.ts';
 import { ExitCodes } from './exit-codes.ts';
 import { formatInspection } from './inspect.ts';
 import { loadFilterModule } from '../wasm/module.ts';
+import { FilterVm } from '../wasm/vm.ts';
 
 const USAGE = `usage: wasmgate <command> [options]
 
 commands:
   run -c FILE        start the gateway with the configuration FILE (default ./gateway.yaml)
-  validate -c FILE   check FILE (and the filter modules it names) and print every problem
+  validate -c FILE   check FILE, load and start the filters it names, print every problem
   inspect FILE.wasm  show a filter module's ABI version, callbacks and imports
   version            print the version
 
@@ -109,11 +110,15 @@ async function main(argv: string[]): Promise<void> {
     case 'validate': {
       const config = await loadOrExit(file);
       const problems: string[] = [];
+      const quiet = createRootLogger('silent');
       for (const f of config.filters) {
         try {
-          await loadFilterModule(f.wasm);
+          // load and check the module, then start it as a worker would: initializer, on_vm_start, on_configure
+          const vm = new FilterVm(await loadFilterModule(f.wasm), f, quiet);
+          vm.initialize();
+          vm.startRootContext();
         } catch (err) {
-          problems.push(`filter "${f.name}": ${(err as Error).message}`);
+          problems.push((err as Error).name === 'FilterStartError' ? (err as Error).message : `filter "${f.name}": ${(err as Error).message}`);
         }
       }
       if (problems.length > 0) {

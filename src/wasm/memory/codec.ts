@@ -5,20 +5,23 @@
 // old ArrayBuffer), which can happen during any call into the guest, the allocator included.
 
 export class GuestMemory {
-  private readonly memory: WebAssembly.Memory;
-  private buffer: ArrayBuffer;
-  private u8: Uint8Array;
-  private view: DataView;
+  private memory: WebAssembly.Memory | undefined;
+  private buffer: ArrayBuffer = new ArrayBuffer(0);
+  private u8: Uint8Array = new Uint8Array(0);
+  private view: DataView = new DataView(this.buffer);
 
-  constructor(memory: WebAssembly.Memory) {
+  /** `memory` may be attached later: the import functions get this object before the instance exists. */
+  constructor(memory?: WebAssembly.Memory) {
+    if (memory !== undefined) this.attach(memory);
+  }
+
+  attach(memory: WebAssembly.Memory): void {
     this.memory = memory;
-    this.buffer = memory.buffer;
-    this.u8 = new Uint8Array(this.buffer);
-    this.view = new DataView(this.buffer);
+    this.refresh();
   }
 
   private refresh(): void {
-    if (this.memory.buffer !== this.buffer) {
+    if (this.memory !== undefined && this.memory.buffer !== this.buffer) {
       this.buffer = this.memory.buffer;
       this.u8 = new Uint8Array(this.buffer);
       this.view = new DataView(this.buffer);

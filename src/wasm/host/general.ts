@@ -1,0 +1,60 @@
+// env host functions available in every phase: logging, time, plugin/VM configuration buffers and
+// properties. One thin function per import (see types.ts for the rules).
+import { BufferType, LogLevel, WasmResult } from '../abi/constants.ts';
+import { copyOut } from './output.ts';
+import type { VmHost } from './types.ts';
+
+type HostFn = (...args: number[]) => number;
+
+const MAX_LOG_BYTES = 64 * 1024;
+
+export function generalImports(host: VmHost): Record<string, HostFn> {
+  const mem = host.memory;
+  return {
+    proxy_log(level, ptr, len) {
+      if (level >>> 0 > LogLevel.Critical) return WasmResult.BadArgument;
+      const msg = mem.utf8(ptr, Math.min(len >>> 0, MAX_LOG_BYTES));
+      if (msg === undefined || !mem.inBounds(ptr, len)) return WasmResult.InvalidMemoryAccess;
+      host.log(level as LogLevel, msg);
+      return WasmResult.Ok;
+    },
+    proxy_get_log_level(retPtr) {
+      return mem.writeU32(retPtr, host.logLevel()) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+    },
+    proxy_get_current_time_nanoseconds(retPtr) {
+      const ns = BigInt(Date.now()) * 1_000_000n;
+      return mem.writeU64(retPtr, ns) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+    },
+    proxy_get_buffer_bytes(type, start, maxSize, retPtrPtr, retSizePtr) {
+      if (type >>> 0 > BufferType.CallData) return WasmResult.BadArgument;
+      start >>>= 0;
+      maxSize >>>= 0;
+      if (start + maxSize > 0xffffffff) return WasmResult.BadArgument;
+      const buf = host.buffer(type);
+      if (buf === undefined) return WasmResult.NotFound;
+      const slice = start >= buf.length ? buf.subarray(0, 0) : buf.subarray(start, Math.min(buf.length, start + maxSize));
+      return copyOut(host, slice, retPtrPtr, retSizePtr);
+    },
+    proxy_get_buffer_status(type, retLenPtr, retFlagsPtr) {
+      if (type >>> 0 > BufferType.CallData) return WasmResult.BadArgument;
+      const buf = host.buffer(type);
+      if (buf === undefined) return WasmResult.NotFound;
+      if (!mem.writeU32(retLenPtr, buf.length) || !mem.writeU32(retFlagsPtr, 0)) return WasmResult.InvalidMemoryAccess;
+      return WasmResult.Ok;
+    },
+    // 0.1.0: the plugin configuration during on_configure, else the VM configuration
+    proxy_get_configuration(retPtrPtr, retSizePtr) {
+      const buf = host.buffer(BufferType.PluginConfiguration) ?? host.buffer(BufferType.VmConfiguration) ?? Buffer.alloc(0);
+      return copyOut(host, buf, retPtrPtr, retSizePtr);
+    },
+    proxy_get_property(pathPtr, pathLen, retPtrPtr, retSizePtr) {
+      const raw = mem.latin1(pathPtr, pathLen);
+      if (raw === undefined) return WasmResult.InvalidMemoryAccess;
+      // NUL-separated segments (the ABI form); a single dotted segment is accepted too
+      const path = raw.includes('\0') ? raw.split('\0') : raw.split('.');
+      const value = host.property(path);
+      if (value === undefined) return WasmResult.NotFound;
+      return copyOut(host, value, retPtrPtr, retSizePtr);
+    },
+  };
+}

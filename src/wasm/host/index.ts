@@ -1,0 +1,47 @@
+// Builds a module's import object from one table. Every import links, because SDKs import host calls
+// they never use: an ABI function wasmgate implements gets the real function; one it does not yet
+// implement returns Unimplemented (env) or ENOSYS (WASI); an import outside every known ABI gets a stub
+// that traps with its name if it is ever called.
+import { WasiErrno, WasmResult } from '../abi/constants.ts';
+import { WASI_MODULES } from '../abi/imports.ts';
+import type { FilterModule } from '../module.ts';
+import { generalImports } from './general.ts';
+import { runtimeImports } from './runtime.ts';
+import { GuestExit, type VmHost } from './types.ts';
+import { wasiImports } from './wasi.ts';
+
+type HostFn = (...args: never[]) => number | void;
+
+export interface LinkReport {
+  /** ABI imports the module uses that this build answers with Unimplemented/ENOSYS. */
+  readonly unimplemented: readonly string[];
+  /** Imports no ABI defines (they trap if called). */
+  readonly unknown: readonly string[];
+}
+
+export function buildImports(mod: FilterModule, host: VmHost): { imports: WebAssembly.Imports; report: LinkReport } {
+  const env: Record<string, HostFn> = { ...generalImports(host), ...runtimeImports(host) };
+  const wasi: Record<string, HostFn> = wasiImports(host);
+  const imports: WebAssembly.Imports = {};
+  const unimplemented: string[] = [];
+  const unknown: string[] = [];
+  for (const imp of mod.imports) {
+    const table = imp.module === 'env' ? env : WASI_MODULES.has(imp.module) ? wasi : undefined;
+    const full = `${imp.module}.${imp.name}`;
+    let fn: HostFn | undefined = table?.[imp.name];
+    if (fn === undefined) {
+      if (imp.area === undefined) {
+        unknown.push(full);
+        fn = () => {
+          throw new GuestExit(`called ${full}, which no ABI defines`, -1);
+        };
+      } else {
+        unimplemented.push(full);
+        const status = imp.module === 'env' ? WasmResult.Unimplemented : WasiErrno.Nosys;
+        fn = () => status;
+      }
+    }
+    (imports[imp.module] ??= {})[imp.name] = fn as WebAssembly.ImportValue;
+  }
+  return { imports, report: { unimplemented, unknown } };
+}

@@ -1,0 +1,19 @@
+// Hands bytes to the guest the proxy-wasm way: allocate in the guest, copy, and write the pointer and
+// size to the two out-params. An empty value is ptr 0 / size 0 with no allocation (as cpp-host does).
+import { WasmResult } from '../abi/constants.ts';
+import type { VmHost } from './types.ts';
+
+export function copyOut(host: VmHost, bytes: Uint8Array, retPtrPtr: number, retSizePtr: number): WasmResult {
+  const mem = host.memory;
+  if (!mem.inBounds(retPtrPtr, 4) || !mem.inBounds(retSizePtr, 4)) return WasmResult.InvalidMemoryAccess;
+  if (bytes.byteLength === 0) {
+    mem.writeU32(retPtrPtr, 0);
+    mem.writeU32(retSizePtr, 0);
+    return WasmResult.Ok;
+  }
+  const ptr = host.alloc(bytes.byteLength);
+  if (ptr === 0 || !mem.write(ptr, bytes)) return WasmResult.InvalidMemoryAccess;
+  // the allocator may have grown memory: the out-params are checked again by the writes
+  if (!mem.writeU32(retPtrPtr, ptr) || !mem.writeU32(retSizePtr, bytes.byteLength)) return WasmResult.InvalidMemoryAccess;
+  return WasmResult.Ok;
+}
