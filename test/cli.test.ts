@@ -90,6 +90,7 @@ test('run: access log lines, then SIGTERM drains: /ready 503 at once, in-flight 
     assert.equal((await fetch(`http://127.0.0.1:${gw.adminPort}/ready`)).status, 503);
     const slowRes = await slow;
     assert.equal(slowRes.statusCode, 200);
+    assert.equal(slowRes.headers.connection, 'close', 'a response finished during the drain closes its connection');
     assert.equal(await slowRes.body.text(), 'slow done');
     const [code] = (await exited) as [number | null];
     assert.equal(code, 0);

@@ -18,6 +18,8 @@ export class DataPlane {
   readonly accessLog: AccessLog | undefined;
   /** Value appended to Via ("1.1 <name>"), or "" for none. */
   readonly via: string;
+  /** Set when the server drains: responses then carry `connection: close`. */
+  draining = false;
   /** direct_response headers per route index, as flat pairs. */
   readonly directHeaders: ReadonlyArray<readonly string[] | undefined>;
 

@@ -140,6 +140,7 @@ export class ProxyStream implements ForwardHandler {
     if (!hasRequestId) list.push('x-request-id', this.requestId);
     if (this.plane.via !== '') appendFlat(list, 'via', this.plane.via);
     // Filters' response-headers phase (reverse order) goes here.
+    if (this.plane.draining) this.res.shouldKeepAlive = false;
     try {
       this.res.writeHead(statusCode, list);
     } catch {
@@ -202,6 +203,7 @@ export class ProxyStream implements ForwardHandler {
   }
 
   private localReply(status: number, body: string, headers?: readonly string[]): void {
+    if (this.plane.draining) this.res.shouldKeepAlive = false;
     this.status = status;
     this.bytesOut += sendLocalReply(this.res, status, body, this.requestId, headers ?? EMPTY);
     this.finish();

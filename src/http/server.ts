@@ -65,11 +65,13 @@ export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPl
   let draining: Promise<{ forced: number }> | undefined;
   function drain(timeoutMs: number): Promise<{ forced: number }> {
     draining ??= new Promise((resolve) => {
+      getPlane().draining = true;
       server.close(() => {
         clearTimeout(timer);
         resolve({ forced: 0 });
       });
-      // keep-alive connections between requests are closed now; busy ones get `connection: close`
+      // keep-alive connections between requests are closed now; responses still to come carry
+      // `connection: close` (see ProxyStream), and connections that go idle are closed as they do
       server.closeIdleConnections();
       const poll = setInterval(() => server.closeIdleConnections(), 50);
       const timer = setTimeout(() => {
