@@ -181,3 +181,28 @@ test('validate: starts each filter; one that refuses its configuration fails wit
   assert.match(res.stderr, /filter "cfg": proxy_on_configure returned false/);
   assert.match(res.stderr, /\[error\] no configuration/);
 });
+
+test('run: a second signal during the drain exits at once', async () => {
+  const upstream = await startUpstream((_req, res) => setTimeout(() => res.end('late'), 5000));
+  const file = writeConfig(
+    `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nworkers: 1\nserver: { drain_timeout_ms: 20000 }\n` +
+      `upstreams:\n  app: { url: "${upstream.url}" }\nroutes:\n  - name: all\n    match: { prefix: / }\n    upstream: app\n`,
+  );
+  const gw = await run(file);
+  try {
+    const pending = request(`http://127.0.0.1:${gw.port}/slow`).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    const exited = once(gw.child, 'exit');
+    const started = Date.now();
+    gw.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    gw.child.kill('SIGTERM');
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 1);
+    assert.ok(Date.now() - started < 3000, 'did not wait for the 20 s drain');
+    await pending;
+  } finally {
+    gw.child.kill('SIGKILL');
+    await upstream.close();
+  }
+});

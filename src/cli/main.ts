@@ -75,7 +75,12 @@ async function run(file: string, demoUpstream: string | undefined): Promise<void
 
   let stopping = false;
   const stop = (signal: string): void => {
-    if (stopping) return;
+    if (stopping) {
+      // a second signal while draining: the operator wants out now
+      log.warn({ signal }, 'second signal during the drain: exiting without waiting');
+      log.flush(() => process.exit(ExitCodes.START_FAILED));
+      return;
+    }
     stopping = true;
     log.info({ signal, drainTimeoutMs: config.server.drain_timeout_ms }, 'draining');
     void gw.stop().then(({ forced }) => {
