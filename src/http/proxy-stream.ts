@@ -34,8 +34,6 @@ export class ProxyStream implements ForwardHandler {
   failure = '';
   private finished = false;
   private abortUpstream: ((err: Error) => void) | undefined = undefined;
-  private resumeUpstream: (() => void) | undefined = undefined;
-  private onDrainBound: (() => void) | undefined = undefined;
 
   constructor(plane: DataPlane, req: IncomingMessage, res: ServerResponse) {
     this.plane = plane;
@@ -121,7 +119,8 @@ export class ProxyStream implements ForwardHandler {
   onHeaders(statusCode: number, raw: ReadonlyArray<Buffer | string>, resume: () => void, _statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx informational responses are not forwarded
     if (this.finished) return false;
-    this.resumeUpstream = resume;
+    // undici's resume, called whenever the downstream drains after a write that filled its buffer
+    this.res.on('drain', resume);
     this.status = statusCode;
     const list: string[] = [];
     let connection: string | undefined;
@@ -155,9 +154,7 @@ export class ProxyStream implements ForwardHandler {
 
   onData(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
-    if (this.res.write(chunk)) return true;
-    this.res.once('drain', (this.onDrainBound ??= () => this.resumeUpstream?.()));
-    return false;
+    return this.res.write(chunk);
   }
 
   onComplete(trailers: ReadonlyArray<Buffer | string> | null): void {
