@@ -38,24 +38,33 @@ async function main(): Promise<number> {
     const upstreamPort = await waitReadyLine(upstream, 15_000);
     const ctx: SetupContext = { settings, upstreamUrl: `http://127.0.0.1:${upstreamPort}`, upstreamPort, repoRoot, tmpDir, node };
 
-    for (const name of settings.setups) {
-      const def = SETUPS.find((s) => s.name === name)!;
-      const st: SetupStatus = { name, description: def.description, status: 'skipped' };
-      statuses.push(st);
-      let r: Running | undefined;
-      try {
-        r = await def.start(ctx);
-        await checkSetup(r.url, payloads);
-        running.set(name, r);
-        st.status = 'ran';
-        st.info = r.info;
-        log(`bench: ${name} up at ${r.url}`);
-      } catch (err) {
-        st.reason = (err as Error).message.replace(/\s+/g, ' ').slice(0, 400);
-        log(`bench: ${name} SKIPPED: ${st.reason}`);
-        await r?.stop();
+    // Starts every setup still in the running (all of them at first); one that fails is skipped for good.
+    const startAll = async (names: readonly string[]): Promise<void> => {
+      for (const name of names) {
+        const def = SETUPS.find((s) => s.name === name)!;
+        let st = statuses.find((s) => s.name === name);
+        if (st === undefined) {
+          st = { name, description: def.description, status: 'skipped' };
+          statuses.push(st);
+        }
+        let r: Running | undefined;
+        try {
+          r = await def.start(ctx);
+          await checkSetup(r.url, payloads);
+          running.set(name, r);
+          st.status = 'ran';
+          st.info = r.info;
+          log(`bench: ${name} up at ${r.url}`);
+        } catch (err) {
+          st.status = 'skipped';
+          st.reason = (err as Error).message.replace(/\s+/g, ' ').slice(0, 400);
+          log(`bench: ${name} SKIPPED: ${st.reason}`);
+          running.delete(name);
+          await r?.stop();
+        }
       }
-    }
+    };
+    await startAll(settings.setups);
     if (!running.has(BASELINE)) {
       log(`bench: the baseline ${BASELINE} did not start: nothing to compare against`);
       return 1;
@@ -63,13 +72,24 @@ async function main(): Promise<number> {
 
     const env: CellEnv = { settings, repoRoot, node, upstreamPid: upstream.pid };
     const order = [...running.keys()];
-    if (settings.prime > 0) {
+    const prime = async (): Promise<void> => {
+      if (settings.prime === 0) return;
       log(`bench: priming each setup with ${settings.prime}s per payload (not recorded)`);
       await primeSetup(env, { url: ctx.upstreamUrl, cpuPid: -1, alive: () => upstream.alive(), stderrTail: () => '', stop: async () => {}, info: {} }, payloads);
-      for (const name of order) await primeSetup(env, running.get(name)!, payloads);
-    }
+      for (const name of order) if (running.has(name)) await primeSetup(env, running.get(name)!, payloads);
+    };
+    await prime();
     let n = 0;
     for (let round = 1; round <= settings.rounds; round++) {
+      if (round > 1 && settings.restart) {
+        // a process's JIT and memory layout can make it 10-15 % faster or slower than the next
+        // instance of the same program: a fresh process per round keeps that luck out of the medians
+        await Promise.all([...running.values()].map((r) => r.stop()));
+        running.clear();
+        await startAll(order);
+        if (!running.has(BASELINE)) break;
+        await prime();
+      }
       // payload-major, so the cells a paired ratio compares run close together in time (this
       // machine's speed drifts by minutes); the setup order rotates each round so that no setup
       // always runs first or last.
@@ -77,6 +97,7 @@ async function main(): Promise<number> {
       const rotated = [...order.slice(shift), ...order.slice(0, shift)];
       for (const payload of payloads) {
         for (const name of rotated) {
+          if (!running.has(name)) continue;
           const cell = await runCell(env, round, name, running.get(name)!, payload);
           runs.push(cell);
           n++;

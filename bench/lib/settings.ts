@@ -39,6 +39,7 @@ export function readSettings(env: NodeJS.ProcessEnv): { settings: Settings; note
     connections: intEnv(env, 'CONNECTIONS', 50, 1),
     pipelining: intEnv(env, 'PIPELINING', 1, 1),
     prime: intEnv(env, 'PRIME', 2, 0),
+    restart: (env.RESTART ?? '1') !== '0',
     quick,
     setups,
     payloads: listEnv(env, 'PAYLOADS', PAYLOADS.map((p) => p.name), PAYLOADS.map((p) => p.name)),

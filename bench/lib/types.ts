@@ -54,6 +54,8 @@ export interface Settings {
   pipelining: number;
   /** Seconds of unrecorded load per setup×payload before round 1 (JIT, pools, sockets). */
   prime: number;
+  /** Start every setup anew before each round, so that each round measures another process. */
+  restart: boolean;
   quick: boolean;
   setups: string[];
   payloads: string[];
