@@ -1,6 +1,7 @@
 // Responses the gateway answers itself: no route, upstream failures, direct_response routes, client errors.
 // Bodies are short fixed texts; nothing from the request is echoed back.
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 export const LocalReplyBodies = {
   400: 'bad request\n',
@@ -34,4 +35,19 @@ export function sendLocalReply(
   res.writeHead(status, headers);
   res.end(body);
   return len;
+}
+
+/**
+ * Writes a complete response straight onto a socket and closes it: for requests the HTTP server could not
+ * hand over as a request (malformed ones, upgrades).
+ */
+export function sendRawReply(socket: Duplex, status: number, body: string, requestId: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

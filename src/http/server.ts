@@ -1,6 +1,6 @@
 // The downstream HTTP/1.1 server of a worker: keep-alive, slowloris guards, malformed-request answers,
 // and a graceful drain for shutdown.
-import http from 'node:http';
+import http, { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { ResolvedServer } from '../config/types.ts';
@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { DataPlane } from './data-plane.ts';
 import { ErrorCodes, type ErrorCode } from '../errors.ts';
 import { ProxyStream } from './proxy-stream.ts';
+import { sendRawReply } from './local-reply.ts';
 import { createUpgradeHandler } from './upgrade.ts';
 
 export interface GatewayServer {
@@ -16,11 +17,11 @@ export interface GatewayServer {
   drain(timeoutMs: number): Promise<{ forced: number }>;
 }
 
-const CLIENT_ERRORS: Record<string, readonly [number, string, ErrorCode]> = {
-  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', ErrorCodes.GW_ERR_HEADERS_TOO_LARGE],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', ErrorCodes.GW_ERR_REQUEST_TIMEOUT],
+const CLIENT_ERRORS: Record<string, readonly [number, ErrorCode]> = {
+  HPE_HEADER_OVERFLOW: [431, ErrorCodes.GW_ERR_HEADERS_TOO_LARGE],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, ErrorCodes.GW_ERR_REQUEST_TIMEOUT],
 };
-const BAD_REQUEST = [400, 'Bad Request', ErrorCodes.GW_ERR_BAD_REQUEST] as const;
+const BAD_REQUEST = [400, ErrorCodes.GW_ERR_BAD_REQUEST] as const;
 
 export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPlane, log: Logger): GatewayServer {
   const server = http.createServer(
@@ -51,15 +52,11 @@ export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPl
       socket.destroy();
       return;
     }
-    const [status, text, code] = CLIENT_ERRORS[err.code ?? ''] ?? BAD_REQUEST;
+    const [status, code] = CLIENT_ERRORS[err.code ?? ''] ?? BAD_REQUEST;
     const requestId = randomUUID();
-    const body = `${text.toLowerCase()}\n`;
     getPlane().stats.clientErrors++;
     log.info({ reqId: requestId, status, code, reason: err.code }, 'rejected request');
-    socket.end(
-      `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
-        `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
-    );
+    sendRawReply(socket, status, `${STATUS_CODES[status]!.toLowerCase()}\n`, requestId);
   });
 
   let draining: Promise<{ forced: number }> | undefined;

@@ -9,18 +9,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { DataPlane } from './data-plane.ts';
 import { HeaderMap } from './header-map.ts';
 import { readRequestHead } from './request-head.ts';
-import { LocalReplyBodies } from './local-reply.ts';
+import { LocalReplyBodies, sendRawReply } from './local-reply.ts';
 import { classifyUpstreamError } from './upstream.ts';
-
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
-
-function rawReply(socket: Duplex, status: number, body: string, requestId: string): void {
-  if (!socket.writable) return void socket.destroy();
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}
 
 export interface UpgradeHandler {
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -40,19 +30,19 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
     const h = readRequestHead(req, headers, plane.via);
     socket.on('error', () => socket.destroy());
     if (h.invalid) {
-      rawReply(socket, 400, LocalReplyBodies[400], h.requestId);
+      sendRawReply(socket, 400, LocalReplyBodies[400], h.requestId);
       return;
     }
     const route = plane.router.match(h.method, h.path, headers);
     if (route === undefined || route.route.upstream === undefined) {
       // direct_response routes answer upgrade requests the way they answer others, minus the upgrade
       const d = route?.route.direct_response;
-      rawReply(socket, d?.status ?? 404, d?.body ?? LocalReplyBodies[404], h.requestId);
+      sendRawReply(socket, d?.status ?? 404, d?.body ?? LocalReplyBodies[404], h.requestId);
       return;
     }
     if (h.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
       // as Envoy without an upgrade_config for it: only WebSocket upgrades are tunnelled
-      rawReply(socket, 403, 'upgrade not supported\n', h.requestId);
+      sendRawReply(socket, 403, 'upgrade not supported\n', h.requestId);
       return;
     }
     const upstream = plane.routeUpstreams[route.index]!;
@@ -83,7 +73,7 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
       failure = f.reason;
       log.debug({ reqId: h.requestId, err, code: f.code }, 'upgrade tunnel failed');
       // before the upstream's 101 the client still expects an HTTP answer; after it, only a close makes sense
-      if (socket.bytesWritten === 0) rawReply(socket, f.status, LocalReplyBodies[f.status], h.requestId);
+      if (socket.bytesWritten === 0) sendRawReply(socket, f.status, LocalReplyBodies[f.status], h.requestId);
       else socket.destroy();
     });
   };
