@@ -39,7 +39,6 @@ export async function startGateway(config: ResolvedConfig, log: Logger): Promise
     adminPort: (admin.address() as AddressInfo).port,
     stop() {
       stopping ??= (async () => {
-        supervisor.beginShutdown();
         const result = await supervisor.shutdown(config.server.drain_timeout_ms);
         admin.close();
         admin.closeAllConnections();

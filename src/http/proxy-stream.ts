@@ -10,11 +10,9 @@ import { readRequestHead } from './request-head.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
 import { LocalReplyBodies, sendLocalReply } from './local-reply.ts';
 import { classifyUpstreamError, type Upstream } from './upstream.ts';
-import type { CompiledRoute } from './router.ts';
+import { upstreamPath, type CompiledRoute } from './router.ts';
 import { forwardWithTrailers, type ForwardHandler } from './trailer-forwarder.ts';
 import type { DataPlane } from './data-plane.ts';
-
-const EMPTY: string[] = [];
 
 // undici's typings describe its wrapped handler API; at run time `dispatch` calls these raw legacy
 // callbacks (rawHeaders and trailers as Buffers, onBodySent with the chunk), the cheapest path it has.
@@ -79,8 +77,7 @@ export class ProxyStream implements ForwardHandler {
     const upstream = plane.routeUpstreams[route.index]!;
     this.upstream = upstream;
 
-    if (r.prefix_rewrite !== undefined && route.kind === 'prefix') path = r.prefix_rewrite + path.slice(route.prefix.length);
-    if (upstream.basePath !== '') path = upstream.basePath + path;
+    path = upstreamPath(route, upstream.basePath, path);
     const list = this.requestHeaders.list;
     list.push('host', r.host_rewrite ?? (authority === '' ? upstream.host : authority));
 
@@ -174,7 +171,7 @@ export class ProxyStream implements ForwardHandler {
 
   onError(err: Error): void {
     if (this.finished) return;
-    if (this.res.destroyed || this.req.destroyed && !this.req.complete) {
+    if (this.res.destroyed || (this.req.destroyed && !this.req.complete)) {
       this.failure = 'client_abort';
       this.finish();
       return;
@@ -202,7 +199,7 @@ export class ProxyStream implements ForwardHandler {
   private localReply(status: number, body: string, headers?: readonly string[]): void {
     if (this.plane.draining) this.res.shouldKeepAlive = false;
     this.status = status;
-    this.bytesOut += sendLocalReply(this.res, status, body, this.requestId, headers ?? EMPTY);
+    this.bytesOut += sendLocalReply(this.res, status, body, this.requestId, headers);
     this.finish();
   }
 

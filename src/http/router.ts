@@ -85,6 +85,16 @@ export class Router {
   }
 }
 
+/**
+ * The path sent upstream: the route's prefix_rewrite applied to a prefix match, then the upstream url's
+ * own path in front. The query string, part of `path`, is carried unchanged.
+ */
+export function upstreamPath(route: CompiledRoute, basePath: string, path: string): string {
+  const rewrite = route.route.prefix_rewrite;
+  if (rewrite !== undefined && route.kind === 'prefix') path = rewrite + path.slice(route.prefix.length);
+  return basePath === '' ? path : basePath + path;
+}
+
 function matchHeaders(matchers: readonly CompiledHeaderMatcher[], headers: HeaderMap): boolean {
   for (const m of matchers) {
     if (m.test(headers.getJoined(m.name)) === m.invert) return false;

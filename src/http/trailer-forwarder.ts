@@ -15,7 +15,8 @@ export interface ForwardHandler {
   onError(err: Error): void;
 }
 
-const agents = new WeakMap<Upstream, http.Agent>();
+/** Per upstream: a keep-alive agent and the address it connects to, made on first use. */
+const targets = new WeakMap<Upstream, { agent: http.Agent; host: string; port: number }>();
 
 export function forwardWithTrailers(
   handler: ForwardHandler,
@@ -26,18 +27,22 @@ export function forwardWithTrailers(
   headers: readonly string[],
   headersTimeoutMs: number,
 ): void {
-  let agent = agents.get(upstream);
-  if (agent === undefined) {
-    agent = new http.Agent({ keepAlive: true, maxSockets: upstream.config.connections });
-    agents.set(upstream, agent);
+  let target = targets.get(upstream);
+  if (target === undefined) {
+    const url = new URL(upstream.origin);
+    target = {
+      agent: new http.Agent({ keepAlive: true, maxSockets: upstream.config.connections }),
+      host: url.hostname,
+      port: url.port === '' ? 80 : Number(url.port),
+    };
+    targets.set(upstream, target);
   }
-  const url = new URL(upstream.config.url);
   const out = http.request({
-    host: url.hostname,
-    port: url.port === '' ? 80 : Number(url.port),
+    host: target.host,
+    port: target.port,
     method,
     path,
-    agent,
+    agent: target.agent,
     headers: [...headers, 'transfer-encoding', 'chunked'],
   });
   let failed = false;

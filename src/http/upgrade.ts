@@ -11,6 +11,7 @@ import { HeaderMap } from './header-map.ts';
 import { readRequestHead } from './request-head.ts';
 import { LocalReplyBodies, sendRawReply } from './local-reply.ts';
 import { classifyUpstreamError } from './upstream.ts';
+import { upstreamPath } from './router.ts';
 
 export interface UpgradeHandler {
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -46,12 +47,10 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
       return;
     }
     const upstream = plane.routeUpstreams[route.index]!;
-    let path = h.path;
-    const r = route.route;
-    if (r.prefix_rewrite !== undefined && route.kind === 'prefix') path = r.prefix_rewrite + path.slice(route.prefix.length);
-    req.url = upstream.basePath + path;
+    req.url = upstreamPath(route, upstream.basePath, h.path);
     req.headers['x-request-id'] = h.requestId;
-    if (r.host_rewrite !== undefined) req.headers.host = r.host_rewrite;
+    const hostRewrite = route.route.host_rewrite;
+    if (hostRewrite !== undefined) req.headers.host = hostRewrite;
     plane.stats.active++;
     tunnels.add(socket);
     let status = 101;

@@ -171,9 +171,4 @@ export class Supervisor {
   terminateWorkerForTesting(id: number): Promise<number> {
     return this.slots[id]!.worker!.terminate();
   }
-
-  /** Marks the gateway as stopping (/ready turns 503) before the drain starts. */
-  beginShutdown(): void {
-    this.stopping = true;
-  }
 }
