@@ -47,6 +47,7 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
       return;
     }
     const upstream = plane.routeUpstreams[route.index]!;
+    const logged = { method: h.method, url: req.url }; // the access log shows what the client asked for
     req.url = upstreamPath(route, upstream.basePath, h.path);
     req.headers['x-request-id'] = h.requestId;
     const hostRewrite = route.route.host_rewrite;
@@ -60,7 +61,7 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
       plane.stats.active--;
       plane.stats.record(status, route.index, upstream.index, 0, 0);
       plane.accessLog?.write(
-        { requestId: h.requestId, req, route, upstream, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten, failure },
+        { requestId: h.requestId, req: logged, route, upstream, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten, failure },
         status,
         performance.now() - startedAt,
       );
