@@ -1,0 +1,57 @@
+// The header view filters will read and change: pseudo-headers first, lower-case pairs in order,
+// duplicates kept; and each route's filter chain as the router resolves it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HeaderMap } from '../src/http/header-map.ts';
+import { Router } from '../src/http/router.ts';
+import { resolveConfigObject } from '../src/config/load.ts';
+
+test('get returns the first value; set replaces every duplicate; add and remove; pseudo-headers first', () => {
+  const h = new HeaderMap([':method', 'GET', ':path', '/a'], ['x-a', '1', 'cookie', 'a=1', 'x-a', '2']);
+  assert.equal(h.get('x-a'), '1');
+  assert.equal(h.getJoined('x-a'), '1, 2');
+  assert.equal(h.get(':path'), '/a');
+  assert.equal(h.has('x-missing'), false);
+  assert.equal(h.size, 5);
+  h.set('x-a', '3');
+  assert.deepEqual(h.list, ['x-a', '3', 'cookie', 'a=1']);
+  h.add('cookie', 'b=2');
+  h.append('x-forwarded-for', '10.0.0.1');
+  h.append('x-forwarded-for', '127.0.0.1');
+  h.set(':path', '/b');
+  h.remove('x-a');
+  assert.deepEqual(h.pairs(), [
+    [':method', 'GET'],
+    [':path', '/b'],
+    ['cookie', 'a=1'],
+    ['cookie', 'b=2'],
+    ['x-forwarded-for', '10.0.0.1, 127.0.0.1'],
+  ]);
+  h.set('x-new', 'v');
+  assert.equal(h.list.at(-2), 'x-new', 'set adds a missing header at the end');
+});
+
+test("a route's filter chain: its own list, [] for none, the top-level chain when absent", () => {
+  const config = resolveConfigObject(
+    {
+      listen: { port: 0 },
+      upstreams: { app: { url: 'http://127.0.0.1:1' } },
+      filters: [
+        { name: 'auth', wasm: 'auth.wasm' },
+        { name: 'headers', wasm: 'headers.wasm' },
+      ],
+      routes: [
+        { name: 'own', match: { prefix: '/own' }, upstream: 'app', filters: ['headers'] },
+        { name: 'none', match: { prefix: '/none' }, upstream: 'app', filters: [] },
+        { name: 'default', match: { prefix: '/' }, upstream: 'app' },
+      ],
+    },
+    '/virtual/gateway.yaml',
+  );
+  const chains = new Router(config).routes.map((r) => [r.name, r.filterNames]);
+  assert.deepEqual(chains, [
+    ['own', ['headers']],
+    ['none', []],
+    ['default', ['auth', 'headers']],
+  ]);
+});
