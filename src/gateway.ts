@@ -6,6 +6,8 @@ import type { ResolvedConfig } from './config/types.ts';
 import type { Logger } from './observability/logger.ts';
 import { Supervisor } from './worker/supervisor.ts';
 import { createAdminServer } from './admin/server.ts';
+import { loadFilterModule, type FilterModule } from './wasm/module.ts';
+import { linkReportOf } from './wasm/host/index.ts';
 
 export interface RunningGateway {
   readonly config: ResolvedConfig;
@@ -18,7 +20,20 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: ResolvedConfig, log: Logger): Promise<RunningGateway> {
-  const supervisor = new Supervisor(config, log);
+  // each filter is compiled once here; workers instantiate their own VMs from the compiled modules
+  const modules = new Map<string, FilterModule>();
+  for (const f of config.filters) {
+    const mod = await loadFilterModule(f.wasm);
+    const link = linkReportOf(mod);
+    if (link.unimplemented.length > 0 || link.unknown.length > 0) {
+      log.warn(
+        { filter: f.name, unimplemented: link.unimplemented, unknown: link.unknown },
+        'filter imports host functions wasmgate does not provide: unimplemented ones answer Unimplemented/ENOSYS, unknown ones trap if called',
+      );
+    }
+    modules.set(f.name, mod);
+  }
+  const supervisor = new Supervisor(config, log, modules);
   await supervisor.start();
   let admin: Server;
   try {

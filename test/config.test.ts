@@ -72,6 +72,7 @@ test('the example loads and defaults are filled', () => {
     max_header_bytes: 16384,
     via: '',
     drain_timeout_ms: 15000,
+    max_buffer_bytes: 1048576,
   });
   assert.deepEqual(c.upstreams['app'], {
     name: 'app',

@@ -42,12 +42,6 @@ function version(): string {
 async function run(file: string, demoUpstream: string | undefined): Promise<void> {
   const config = await loadOrExit(file);
   const log = createRootLogger(config.log.level);
-  if (config.filters.length > 0) {
-    log.fatal({ filters: config.filters.map((f) => f.name) }, 'this version cannot load filters yet; remove the filters section to run');
-    log.flush();
-    process.exitCode = ExitCodes.CONFIG_INVALID;
-    return;
-  }
   if (demoUpstream !== undefined) {
     const at = demoUpstream.lastIndexOf(':');
     const host = demoUpstream.slice(0, at);
@@ -59,7 +53,7 @@ async function run(file: string, demoUpstream: string | undefined): Promise<void
   try {
     gw = await startGateway(config, log);
   } catch (err) {
-    log.fatal({ err }, 'gateway failed to start');
+    log.fatal({ err: (err as Error).message, code: (err as { code?: string }).code }, 'gateway failed to start');
     log.flush(() => process.exit(ExitCodes.START_FAILED));
     return;
   }

@@ -72,6 +72,7 @@ export interface ServerOptions {
   max_header_bytes: number;
   via: string;
   drain_timeout_ms: number;
+  max_buffer_bytes: number;
 }
 
 export interface GatewayOptions {

@@ -91,6 +91,8 @@ export interface ResolvedServer {
   readonly via: string;
   /** Graceful shutdown: how long in-flight requests may take to finish. */
   readonly drain_timeout_ms: number;
+  /** Most body bytes a filter may hold while buffering; beyond it 413 (request) or 500 (response). */
+  readonly max_buffer_bytes: number;
 }
 
 export interface ResolvedAccessLog {

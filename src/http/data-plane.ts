@@ -1,11 +1,15 @@
-// Everything one worker needs to serve requests for one configuration: routes, upstream pools, stats and
-// the access log. Built once per worker (and, with hot reload, once per configuration version).
+// Everything one worker needs to serve requests for one configuration: routes, upstream pools, filters
+// (one started VM per filter), stats and the access log. Built once per worker (and, with hot reload, once per configuration version).
 import type { ResolvedConfig } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { AccessLog } from '../observability/access-log.ts';
 import { WorkerStats } from '../observability/stats.ts';
 import { Router } from './router.ts';
 import { createUpstreams, type Upstream } from './upstream.ts';
+import type { CompiledRoute } from './router.ts';
+import type { FilterModule } from '../wasm/module.ts';
+import { FilterChain, Plugin } from '../filters/plugin.ts';
+import { hostname } from 'node:os';
 
 export class DataPlane {
   readonly config: ResolvedConfig;
@@ -22,8 +26,16 @@ export class DataPlane {
   draining = false;
   /** direct_response headers per route index, as flat pairs. */
   readonly directHeaders: ReadonlyArray<readonly string[] | undefined>;
+  readonly plugins: ReadonlyMap<string, Plugin>;
+  /** The filter chain of each route (by route index), undefined for none. */
+  private readonly routeChains: ReadonlyArray<FilterChain | undefined>;
+  /** The chain of requests that match no route. */
+  private readonly defaultChain: FilterChain | undefined;
+  /** node.id of the filters' properties. */
+  readonly nodeId = `wasmgate~${hostname()}~${process.pid}`;
 
-  constructor(config: ResolvedConfig, log: Logger, accessLog: AccessLog | undefined) {
+  /** Starts every filter's VM: throws FilterStartError when one refuses to start. */
+  constructor(config: ResolvedConfig, log: Logger, accessLog: AccessLog | undefined, modules: ReadonlyMap<string, FilterModule> = new Map()) {
     this.config = config;
     this.log = log;
     this.router = new Router(config);
@@ -38,10 +50,32 @@ export class DataPlane {
     this.directHeaders = config.routes.map((r) =>
       r.direct_response === undefined ? undefined : Object.entries(r.direct_response.headers).flat(),
     );
+    const plugins = new Map<string, Plugin>();
+    try {
+      for (const f of config.filters) {
+        const mod = modules.get(f.name);
+        if (mod === undefined) throw new Error(`filter "${f.name}" has no compiled module`);
+        plugins.set(f.name, new Plugin(mod, f, log));
+      }
+    } catch (err) {
+      for (const p of plugins.values()) p.close();
+      throw err;
+    }
+    this.plugins = plugins;
+    const chainOf = (names: readonly string[]): FilterChain | undefined =>
+      names.length === 0 ? undefined : new FilterChain(names.map((n) => plugins.get(n)!));
+    this.defaultChain = chainOf(config.filters.map((f) => f.name));
+    this.routeChains = this.router.routes.map((r) => chainOf(r.filterNames));
+  }
+
+  /** The chain a request runs: its route's, or the top-level one when it matched no route. */
+  chainFor(route: CompiledRoute | undefined): FilterChain | undefined {
+    return route === undefined ? this.defaultChain : this.routeChains[route.index];
   }
 
   /** Cuts every upstream connection now. */
   async destroy(): Promise<void> {
+    for (const p of this.plugins.values()) p.close();
     await Promise.all([...this.upstreams.values()].map((u) => u.pool.destroy()));
   }
 }

@@ -15,12 +15,12 @@ export const LocalReplyBodies = {
 export function sendLocalReply(
   res: ServerResponse,
   status: number,
-  body: string,
+  body: string | Buffer,
   requestId: string,
   extraHeaders?: readonly string[],
 ): number {
   if (status === 204 || status === 304) body = ''; // these never carry a body, nor a length for one
-  const len = Buffer.byteLength(body);
+  const len = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   const headers: string[] = status === 204 ? ['x-request-id', requestId] : ['content-length', String(len), 'x-request-id', requestId];
   let hasType = false;
   if (extraHeaders !== undefined) {

@@ -13,10 +13,15 @@ import { classifyUpstreamError, type Upstream } from './upstream.ts';
 import { upstreamPath, type CompiledRoute } from './router.ts';
 import { forwardWithTrailers, type ForwardHandler } from './trailer-forwarder.ts';
 import type { DataPlane } from './data-plane.ts';
+import { FilterRun, type Exchange } from '../filters/http-filters.ts';
+import { streamProperty } from '../filters/properties.ts';
+import { Readable } from 'node:stream';
+
+const EMPTY = Buffer.alloc(0);
 
 // undici's typings describe its wrapped handler API; at run time `dispatch` calls these raw legacy
 // callbacks (rawHeaders and trailers as Buffers, onBodySent with the chunk), the cheapest path it has.
-export class ProxyStream implements ForwardHandler {
+export class ProxyStream implements ForwardHandler, Exchange {
   readonly plane: DataPlane;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -32,6 +37,28 @@ export class ProxyStream implements ForwardHandler {
   failure = '';
   private finished = false;
   private abortUpstream: ((err: Error) => void) | undefined = undefined;
+
+  // ---- with filters (run is undefined on the no-filter fast path) ----
+  run: FilterRun | undefined = undefined;
+  requestTrailers: HeaderMap | undefined = undefined;
+  responseHeaders: HeaderMap | undefined = undefined;
+  responseTrailers: HeaderMap | undefined = undefined;
+  responseDetails = '';
+  requestHeadersSent = false;
+  private state: Map<string, Buffer> | undefined = undefined;
+  private bodyKind: 'none' | 'body' | 'trailers' = 'none';
+  /** The upstream request was sent (dispatch called). */
+  private dispatched = false;
+  /** A filter's local reply or reset replaced the upstream exchange: ignore what it still reports. */
+  private abandoned = false;
+  /** Request body fed through the chain into the upstream request. */
+  private upstreamBody: Readable | undefined = undefined;
+  /** The response head waits for the first body bytes (body filters may still change its length). */
+  private headPending = false;
+  private headEos = false;
+  private resumeUpstream: (() => void) | undefined = undefined;
+  private writeOk = true;
+  readonly receivedAt = Date.now();
 
   constructor(plane: DataPlane, req: IncomingMessage, res: ServerResponse) {
     this.plane = plane;
@@ -55,10 +82,17 @@ export class ProxyStream implements ForwardHandler {
       return;
     }
 
-    // Filters' request-headers phase goes here (it may rewrite :path/:authority/headers before routing).
-
     const route = plane.router.match(method, path, this.requestHeaders);
     this.route = route;
+    const chain = plane.chainFor(route);
+    if (chain !== undefined) {
+      // the chain is the one of the route the request matched as it arrived; routing is decided again
+      // once the request-headers phase is over, with the headers as the filters left them
+      this.bodyKind = head.body;
+      this.run = new FilterRun(this, chain);
+      this.run.requestHeaders(head.body === 'none');
+      return;
+    }
     if (route === undefined) {
       this.localReply(404, LocalReplyBodies[404]);
       return;
@@ -83,7 +117,7 @@ export class ProxyStream implements ForwardHandler {
 
     const headersTimeout = r.timeout_ms ?? upstream.headersTimeoutMs;
     if (body === 'trailers') {
-      forwardWithTrailers(this, upstream, req, method, path, list, headersTimeout);
+      forwardWithTrailers(this, upstream, req, method, path, list, headersTimeout, () => flatRaw(req.rawTrailers));
       return;
     }
     try {
@@ -102,10 +136,242 @@ export class ProxyStream implements ForwardHandler {
     }
   }
 
+
+  // ---- Exchange: what the filter chain calls ----
+
+  get responseHeadersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  get filterState(): Map<string, Buffer> {
+    return (this.state ??= new Map());
+  }
+
+  get bodyBufferLimit(): number {
+    return this.plane.config.server.max_buffer_bytes;
+  }
+
+  get connectionId(): number {
+    return connectionIdOf(this.req.socket);
+  }
+
+  get nodeId(): string {
+    return this.plane.nodeId;
+  }
+
+  property(path: readonly string[]): Buffer | undefined {
+    return streamProperty(this, path);
+  }
+
+  resumed(): void {
+    if (this.resumeUpstream !== undefined && !this.run!.responseHeld && !this.finished) this.resumeUpstream();
+  }
+
+  requestHeadersDone(): void {
+    const h = this.requestHeaders;
+    const method = h.get(':method') ?? this.req.method ?? 'GET';
+    const path = h.get(':path') ?? '/';
+    const route = this.plane.router.match(method, path, h);
+    this.route = route;
+    if (route === undefined) {
+      this.localReply(404, LocalReplyBodies[404], undefined, 'route_not_found');
+      return;
+    }
+    const direct = route.route.direct_response;
+    if (direct !== undefined) {
+      this.localReply(direct.status, direct.body, this.plane.directHeaders[route.index], 'direct_response');
+      return;
+    }
+    const upstream = this.plane.routeUpstreams[route.index]!;
+    this.upstream = upstream;
+    const list = h.list;
+    // a Host header set by a filter wins over :authority; HTTP/1.1 sends one Host
+    const host = h.get('host');
+    if (host !== undefined) removeFlat(list, ['host']);
+    const authority = host ?? h.get(':authority') ?? '';
+    list.push('host', route.route.host_rewrite ?? (authority === '' ? upstream.host : authority));
+    this.requestHeadersSent = true;
+    this.pendingTarget = { method, path: upstreamPath(route, upstream.basePath, path), upstream, headersTimeout: route.route.timeout_ms ?? upstream.headersTimeoutMs };
+    const run = this.run!;
+    if (this.bodyKind === 'none') {
+      this.dispatchFiltered(null);
+    } else if (!run.chain.requestBody) {
+      this.dispatchFiltered(this.req);
+    } else {
+      // the request body goes through the chain; the upstream request starts with the first bytes out
+      const req = this.req;
+      req.on('data', (chunk: Buffer) => {
+        if (!this.abandoned) run.requestData(chunk, false);
+      });
+      req.on('end', () => {
+        if (this.abandoned) return;
+        if (this.bodyKind === 'trailers') {
+          const t = req.rawTrailers;
+          const map = new HeaderMap();
+          for (let i = 0; i < t.length; i += 2) map.add(t[i]!.toLowerCase(), t[i + 1]!);
+          this.requestTrailers = map;
+          run.requestTrailers();
+        } else {
+          run.requestData(EMPTY, true);
+        }
+      });
+    }
+  }
+
+  private pendingTarget: { method: string; path: string; upstream: Upstream; headersTimeout: number } | undefined = undefined;
+
+  sendRequestData(chunk: Buffer, eos: boolean): void {
+    if (!this.dispatched) {
+      if (eos && this.bodyKind !== 'trailers') {
+        // the whole body is known: send it with its exact length (filters may have changed it)
+        this.requestHeaders.set('content-length', String(chunk.length));
+        this.dispatchFiltered(chunk);
+        return;
+      }
+      const req = this.req;
+      this.upstreamBody = new Readable({ read: () => req.resume() });
+      this.dispatchFiltered(this.upstreamBody);
+    }
+    const body = this.upstreamBody;
+    if (body === undefined) return;
+    if (chunk.length > 0 && !body.push(chunk)) this.req.pause();
+    if (eos) body.push(null);
+  }
+
+  sendRequestTrailers(): void {
+    if (!this.dispatched) {
+      this.upstreamBody = new Readable({ read: () => this.req.resume() });
+      this.dispatchFiltered(this.upstreamBody);
+    }
+    this.upstreamBody?.push(null);
+  }
+
+  private dispatchFiltered(body: Buffer | Readable | null): void {
+    const t = this.pendingTarget!;
+    this.dispatched = true;
+    const list = this.requestHeaders.list;
+    if (this.bodyKind === 'trailers') {
+      const source = body instanceof Readable ? body : this.req;
+      forwardWithTrailers(this, t.upstream, source, t.method, t.path, list, t.headersTimeout, () => (this.requestTrailers === undefined ? flatRaw(this.req.rawTrailers) : this.requestTrailers.list));
+      return;
+    }
+    try {
+      t.upstream.pool.dispatch(
+        { path: t.path, method: t.method, headers: list, body, headersTimeout: t.headersTimeout },
+        this as unknown as Dispatcher.DispatchHandler,
+      );
+    } catch (err) {
+      this.onError(err as Error);
+    }
+  }
+
+  responseHeadersDone(eos: boolean): void {
+    if (this.finished) return;
+    const noBody = eos || this.req.method === 'HEAD';
+    if (!noBody && this.run!.chain.responseBody) {
+      this.headPending = true; // written with the first bytes: body filters may change the length
+      return;
+    }
+    if (!this.writeResponseHead()) return;
+    if (eos) {
+      this.res.end();
+      this.finish();
+    }
+  }
+
+  sendResponseData(chunk: Buffer, eos: boolean): void {
+    if (this.finished) return;
+    if (this.headPending) {
+      this.headPending = false;
+      if (eos && this.req.method !== 'HEAD') {
+        const h = this.responseHeaders!;
+        const st = h.get(':status');
+        if (st !== '204' && st !== '304') h.set('content-length', String(chunk.length));
+      }
+      if (!this.writeResponseHead()) return;
+    }
+    if (chunk.length > 0) {
+      this.bytesOut += chunk.length;
+      this.writeOk = this.res.write(chunk);
+    }
+    if (eos) {
+      this.res.end();
+      this.finish();
+    }
+  }
+
+  sendResponseTrailers(): void {
+    if (this.finished) return;
+    if (this.headPending) {
+      this.headPending = false;
+      this.responseHeaders!.remove('content-length'); // trailers need chunked framing
+      if (!this.writeResponseHead()) return;
+    }
+    const t = this.responseTrailers;
+    if (t !== undefined && t.list.length > 0) {
+      try {
+        this.res.addTrailers(pairsOf(t.list));
+      } catch {
+        // a trailer Node refuses to write: dropped
+      }
+    }
+    this.res.end();
+    this.finish();
+  }
+
+  /** Writes the response head from responseHeaders (:status and the regular headers). */
+  private writeResponseHead(): boolean {
+    const h = this.responseHeaders!;
+    const status = Number(h.get(':status'));
+    if (this.plane.draining) this.res.shouldKeepAlive = false;
+    try {
+      if (!Number.isInteger(status) || status < 200 || status > 999) throw new Error(`bad :status ${h.get(':status')}`);
+      this.res.writeHead(status, h.list);
+      this.status = status;
+      return true;
+    } catch (err) {
+      this.plane.log.warn({ reqId: this.requestId, err: (err as Error).message }, 'filters left an unusable response head');
+      this.abandonUpstream();
+      this.res.removeHeader('content-length');
+      this.writeDirectReply(502, Buffer.from(LocalReplyBodies[502]), []);
+      return false;
+    }
+  }
+
+  abandonUpstream(): void {
+    this.abandoned = true;
+    this.upstreamBody?.destroy();
+    this.abortUpstream?.(new Error('replaced by a local reply'));
+    if (!this.req.complete) this.req.resume(); // drain what is left of the request body
+  }
+
+  writeDirectReply(status: number, body: Buffer, headers: readonly string[]): void {
+    if (this.finished) return;
+    if (this.res.headersSent) {
+      this.reset('reply after the response started');
+      return;
+    }
+    if (this.plane.draining) this.res.shouldKeepAlive = false;
+    this.status = status;
+    this.bytesOut += sendLocalReply(this.res, status, body, this.requestId, headers);
+    this.finish();
+  }
+
+  reset(reason: string): void {
+    if (this.finished) return;
+    this.abandoned = true;
+    this.failure = 'filter_reset';
+    this.plane.log.debug({ reqId: this.requestId, reason }, 'stream reset by a filter');
+    this.upstreamBody?.destroy();
+    this.abortUpstream?.(new Error(reason));
+    this.res.destroy();
+    this.finish();
+  }
+
   // ---- undici dispatch handler (called by undici) ----
 
   onConnect(abort: (err?: Error) => void): void {
-    if (this.finished) abort(new Error('downstream closed'));
+    if (this.finished || this.abandoned) abort(new Error('downstream closed'));
     else this.abortUpstream = abort;
   }
 
@@ -115,7 +381,7 @@ export class ProxyStream implements ForwardHandler {
 
   onHeaders(statusCode: number, raw: ReadonlyArray<Buffer | string>, resume: () => void, _statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx informational responses are not forwarded
-    if (this.finished) return false;
+    if (this.finished || this.abandoned) return false;
     // undici's resume, called whenever the downstream drains after a write that filled its buffer
     this.res.on('drain', resume);
     this.status = statusCode;
@@ -135,7 +401,16 @@ export class ProxyStream implements ForwardHandler {
     if (connection !== undefined) removeFlat(list, connectionTokens(connection));
     if (!hasRequestId) list.push('x-request-id', this.requestId);
     if (this.plane.via !== '') appendFlat(list, 'via', this.plane.via);
-    // Filters' response-headers phase (reverse order) goes here.
+    const run = this.run;
+    if (run !== undefined) {
+      this.resumeUpstream = resume;
+      this.responseDetails = 'via_upstream';
+      this.responseHeaders = new HeaderMap([':status', String(statusCode)], list);
+      const eos = statusCode === 204 || statusCode === 304 || this.req.method === 'HEAD' || this.responseHeaders.get('content-length') === '0';
+      this.headEos = eos;
+      run.responseHeaders(eos);
+      return !this.finished && !this.abandoned && !run.responseHeld;
+    }
     if (this.plane.draining) this.res.shouldKeepAlive = false;
     try {
       this.res.writeHead(statusCode, list);
@@ -150,12 +425,31 @@ export class ProxyStream implements ForwardHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    const run = this.run;
+    if (run !== undefined) {
+      if (this.finished || this.abandoned) return false;
+      this.writeOk = true;
+      run.responseData(chunk, false);
+      return this.writeOk && !run.responseHeld;
+    }
     this.bytesOut += chunk.length;
     return this.res.write(chunk);
   }
 
   onComplete(trailers: ReadonlyArray<Buffer | string> | null): void {
-    if (this.finished) return;
+    if (this.finished || this.abandoned) return;
+    const run = this.run;
+    if (run !== undefined) {
+      if (trailers !== null && trailers.length > 0) {
+        const map = new HeaderMap();
+        for (let i = 0; i < trailers.length; i += 2) map.add(latin1(trailers[i]!).toLowerCase(), latin1(trailers[i + 1]!));
+        this.responseTrailers = map;
+        run.responseTrailers();
+      } else if (!this.headEos) {
+        run.responseData(EMPTY, true);
+      }
+      return;
+    }
     if (trailers !== null && trailers.length > 0) {
       const t: Record<string, string> = {};
       for (let i = 0; i < trailers.length; i += 2) t[latin1(trailers[i]!).toLowerCase()] = latin1(trailers[i + 1]!);
@@ -170,7 +464,7 @@ export class ProxyStream implements ForwardHandler {
   }
 
   onError(err: Error): void {
-    if (this.finished) return;
+    if (this.finished || this.abandoned) return;
     if (this.res.destroyed || (this.req.destroyed && !this.req.complete)) {
       this.failure = 'client_abort';
       this.finish();
@@ -193,10 +487,15 @@ export class ProxyStream implements ForwardHandler {
 
   private upstreamFailed(reason: string, status: number, body: string): void {
     this.failure = reason;
-    this.localReply(status, body);
+    this.localReply(status, body, undefined, `upstream_${reason}`);
   }
 
-  private localReply(status: number, body: string, headers?: readonly string[]): void {
+  private localReply(status: number, body: string, headers?: readonly string[], details = 'local_reply'): void {
+    if (this.run !== undefined) {
+      // the gateway's own replies go through the filters' response phases too
+      this.run.gatewayReply(status, body, headers ?? [], details);
+      return;
+    }
     if (this.plane.draining) this.res.shouldKeepAlive = false;
     this.status = status;
     this.bytesOut += sendLocalReply(this.res, status, body, this.requestId, headers);
@@ -209,6 +508,8 @@ export class ProxyStream implements ForwardHandler {
     // the client went away before the response was complete: abort the upstream exchange
     this.failure = 'client_abort';
     this.plane.stats.clientAborts++;
+    this.abandoned = true;
+    this.upstreamBody?.destroy();
     this.abortUpstream?.(new Error('client aborted'));
     this.finish();
   }
@@ -217,6 +518,8 @@ export class ProxyStream implements ForwardHandler {
     if (this.finished) return;
     this.finished = true;
     const plane = this.plane;
+    // on_log, on_done, on_delete of every filter context (also after an abort or a failure)
+    this.run?.finish();
     plane.stats.active--;
     const status = this.failure === 'client_abort' && this.status === 0 ? 499 : this.status;
     plane.stats.record(status, this.route?.index ?? -1, this.upstream?.index ?? -1, this.bytesIn, this.bytesOut);
@@ -225,3 +528,27 @@ export class ProxyStream implements ForwardHandler {
 }
 
 const latin1 = (v: Buffer | string): string => (typeof v === 'string' ? v : v.toString('latin1'));
+
+/** Node's raw trailer list ([name, value, ...] as received) with lower-case names. */
+function flatRaw(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) out.push(raw[i]!.toLowerCase(), raw[i + 1]!);
+  return out;
+}
+
+function pairsOf(list: readonly string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < list.length; i += 2) out.push([list[i]!, list[i + 1]!]);
+  return out;
+}
+
+let nextConnectionId = 1;
+const connectionIds = new WeakMap<object, number>();
+function connectionIdOf(socket: object): number {
+  let id = connectionIds.get(socket);
+  if (id === undefined) {
+    id = nextConnectionId++;
+    connectionIds.set(socket, id);
+  }
+  return id;
+}

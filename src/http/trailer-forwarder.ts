@@ -2,7 +2,7 @@
 // way to send request trailers over HTTP/1.1. They take this slower path: node:http with a keep-alive
 // agent per upstream, driving the same handler callbacks as undici's dispatch does.
 import http from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Upstream } from './upstream.ts';
 
 /** The part of the dispatch handler this forwarder drives (ProxyStream implements it). */
@@ -21,11 +21,12 @@ const targets = new WeakMap<Upstream, { agent: http.Agent; host: string; port: n
 export function forwardWithTrailers(
   handler: ForwardHandler,
   upstream: Upstream,
-  req: IncomingMessage,
+  body: Readable,
   method: string,
   path: string,
   headers: readonly string[],
   headersTimeoutMs: number,
+  trailers: () => readonly string[],
 ): void {
   let target = targets.get(upstream);
   if (target === undefined) {
@@ -56,15 +57,15 @@ export function forwardWithTrailers(
   const timer = setTimeout(() => fail(Object.assign(new Error('upstream headers timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' })), headersTimeoutMs);
   out.on('error', (err) => fail(err));
 
-  req.on('data', (chunk: Buffer) => {
+  body.on('data', (chunk: Buffer) => {
     handler.onBodySent(chunk);
     if (!out.write(chunk)) {
-      req.pause();
-      out.once('drain', () => req.resume());
+      body.pause();
+      out.once('drain', () => body.resume());
     }
   });
-  req.on('end', () => {
-    const t = req.rawTrailers;
+  body.on('end', () => {
+    const t = trailers();
     if (t.length > 0) {
       const pairs: Array<[string, string]> = [];
       for (let i = 0; i < t.length; i += 2) pairs.push([t[i]!, t[i + 1]!]);

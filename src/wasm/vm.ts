@@ -1,13 +1,15 @@
-// One instance of a filter module (one VM, in proxy-wasm terms) and its start-up: instantiate with the
-// import table, run the module's initializer, create the root context, then proxy_on_vm_start and
-// proxy_on_configure with the VM and plugin configuration readable as buffers 6 and 7. A trap or a
-// `false` refuses the filter with an error that carries the filter's own last log lines.
+// One instance of a filter module (one VM, in proxy-wasm terms): start-up (instantiate with the import
+// table, run the module's initializer, create the root context, proxy_on_vm_start and proxy_on_configure
+// with the VM and plugin configuration readable as buffers 6 and 7), then the calls into the guest that
+// streams and timers make. A trap or a `false` at start refuses the filter with an error that carries
+// the filter's own last log lines; a trap later marks the VM failed for good (it is never called again;
+// the plugin replaces it with a fresh instance).
 import type { ResolvedFilter } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
-import { BufferType, type LogLevel } from './abi/constants.ts';
+import { BufferType, WasmResult, type LogLevel } from './abi/constants.ts';
 import { GuestMemory } from './memory/codec.ts';
 import { buildImports, type LinkReport } from './host/index.ts';
-import { GuestExit, type VmHost } from './host/types.ts';
+import { GuestExit, type StreamHost, type VmHost } from './host/types.ts';
 import type { FilterModule } from './module.ts';
 import { ErrorCodes, GatewayError } from '../errors.ts';
 
@@ -15,6 +17,9 @@ type Export = (...args: number[]) => number | undefined;
 
 const PINO_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 const RECENT_LINES = 20;
+
+/** What a call into a failed or trapping VM returns instead of a callback result (no i32 is this). */
+export const TRAPPED = 2 ** 32;
 
 export class FilterStartError extends GatewayError {
   readonly filter: string;
@@ -29,13 +34,36 @@ export class FilterStartError extends GatewayError {
   }
 }
 
+/** A stream context as the VM knows it: its id and the host side of its host calls. */
+export interface StreamContext extends StreamHost {
+  readonly id: number;
+}
+
+/** The stream callbacks a module exports (undefined when it does not: calling it costs nothing). */
+export interface StreamCallbacks {
+  readonly onContextCreate: Export | undefined;
+  readonly onRequestHeaders: Export | undefined;
+  readonly onRequestBody: Export | undefined;
+  readonly onRequestTrailers: Export | undefined;
+  readonly onResponseHeaders: Export | undefined;
+  readonly onResponseBody: Export | undefined;
+  readonly onResponseTrailers: Export | undefined;
+  readonly onLog: Export | undefined;
+  readonly onDone: Export | undefined;
+  readonly onDelete: Export | undefined;
+}
+
 export class FilterVm {
   readonly filter: ResolvedFilter;
   readonly module: FilterModule;
   readonly link: LinkReport;
   readonly memory: GuestMemory;
+  readonly callbacks: StreamCallbacks;
+  /** Set when the VM trapped (or exited) after start: it is never called again. */
+  failed = false;
+  failure = '';
   private readonly exports: Record<string, Export>;
-  private readonly log: Logger;
+  readonly log: Logger;
   private readonly recent: string[] = [];
   private readonly vmConfig: Buffer;
   private readonly pluginConfig: Buffer;
@@ -43,6 +71,16 @@ export class FilterVm {
   private readable: ReadonlyMap<number, Buffer> = new Map();
   private nextContextId = 1;
   rootContextId = 0;
+  /** The context host calls act on: the running callback's, or the one proxy_set_effective_context chose. */
+  private effective: StreamContext | undefined = undefined;
+  private readonly streams = new Map<number, StreamContext>();
+  /** Work host calls asked for that must wait until the outermost callback returns. */
+  private readonly deferred: Array<() => void> = [];
+  private depth = 0;
+  private tickMs = 0;
+  private tickTimer: NodeJS.Timeout | undefined = undefined;
+  /** Called when the VM fails after start (a trap in any callback). */
+  onFailure: ((vm: FilterVm) => void) | undefined = undefined;
 
   constructor(mod: FilterModule, filter: ResolvedFilter, log: Logger) {
     this.filter = filter;
@@ -58,8 +96,12 @@ export class FilterVm {
       alloc: (size) => this.alloc(size),
       log: (level, message) => this.guestLog(level, message),
       logLevel: () => this.logLevel(),
-      buffer: (type) => this.readable.get(type),
+      buffer: (type) => this.readable.get(type) ?? (type === BufferType.VmConfiguration ? this.vmConfig : undefined),
       property: (path) => this.property(path),
+      stream: () => this.effective,
+      setEffectiveContext: (id) => this.setEffectiveContext(id),
+      done: () => WasmResult.NotFound, // root contexts never delay their deletion here (no pending on_done)
+      setTickPeriod: (ms) => this.setTickPeriod(ms),
     };
     const { imports, report } = buildImports(mod, host);
     this.link = report;
@@ -71,6 +113,19 @@ export class FilterVm {
     }
     this.exports = instance.exports as Record<string, Export>;
     memory.attach(instance.exports.memory as WebAssembly.Memory);
+    const e = this.exports;
+    this.callbacks = {
+      onContextCreate: e.proxy_on_context_create,
+      onRequestHeaders: e.proxy_on_request_headers,
+      onRequestBody: e.proxy_on_request_body,
+      onRequestTrailers: e.proxy_on_request_trailers,
+      onResponseHeaders: e.proxy_on_response_headers,
+      onResponseBody: e.proxy_on_response_body,
+      onResponseTrailers: e.proxy_on_response_trailers,
+      onLog: e.proxy_on_log,
+      onDone: e.proxy_on_done,
+      onDelete: e.proxy_on_delete,
+    };
   }
 
   /** Allocates in the guest through its allocator export; 0 when it fails. */
@@ -82,10 +137,10 @@ export class FilterVm {
   /** Runs the module's initializer: `_initialize` (then `main` if exported) for reactors, `_start` otherwise. */
   initialize(): void {
     if (this.exports._initialize !== undefined) {
-      this.call('_initialize');
-      if (this.exports.main !== undefined) this.call('main', 0, 0);
+      this.startCall('_initialize');
+      if (this.exports.main !== undefined) this.startCall('main', 0, 0);
     } else if (this.exports._start !== undefined) {
-      this.call('_start');
+      this.startCall('_start');
     }
   }
 
@@ -93,23 +148,139 @@ export class FilterVm {
   startRootContext(): number {
     const root = this.nextContextId++;
     this.rootContextId = root;
-    this.call('proxy_on_context_create', root, 0);
+    this.startCall('proxy_on_context_create', root, 0);
     this.readable = new Map([[BufferType.VmConfiguration, this.vmConfig]]);
     try {
-      if (this.call('proxy_on_vm_start', root, this.vmConfig.length) === 0) this.refuse('proxy_on_vm_start returned false');
+      if (this.startCall('proxy_on_vm_start', root, this.vmConfig.length) === 0) this.refuse('proxy_on_vm_start returned false');
       this.readable = new Map([
         [BufferType.VmConfiguration, this.vmConfig],
         [BufferType.PluginConfiguration, this.pluginConfig],
       ]);
-      if (this.call('proxy_on_configure', root, this.pluginConfig.length) === 0) this.refuse('proxy_on_configure returned false (the filter refused its configuration)');
+      if (this.startCall('proxy_on_configure', root, this.pluginConfig.length) === 0) this.refuse('proxy_on_configure returned false (the filter refused its configuration)');
     } finally {
       this.readable = new Map();
     }
     return root;
   }
 
-  /** Calls an export if the module has it; a missing callback answers `undefined`. Traps become FilterStartError. */
-  private call(name: string, ...args: number[]): number | undefined {
+  /** A new stream context id (ids are never reused while the VM lives). */
+  newContextId(): number {
+    return this.nextContextId++;
+  }
+
+  /** Registers a stream context so proxy_set_effective_context can find it. */
+  addStream(ctx: StreamContext): void {
+    this.streams.set(ctx.id, ctx);
+  }
+
+  removeStream(ctx: StreamContext): void {
+    this.streams.delete(ctx.id);
+    if (this.effective === ctx) this.effective = undefined;
+  }
+
+  /**
+   * Calls a stream callback with the stream's context as the effective one. Returns the callback's
+   * result (as u32), or TRAPPED when the VM failed (now or before). Deferred work runs afterwards.
+   */
+  call(fn: Export, ctx: StreamContext, a: number, b: number, c: number): number {
+    if (this.failed) return TRAPPED;
+    const outer = this.effective;
+    this.effective = ctx;
+    this.depth++;
+    let r: number | undefined;
+    try {
+      r = fn(ctx.id, a, b, c);
+    } catch (err) {
+      this.fail(err);
+      r = TRAPPED;
+    } finally {
+      this.depth--;
+      this.effective = outer;
+    }
+    if (this.depth === 0 && this.deferred.length > 0) this.runDeferred();
+    return r === undefined ? 0 : r === TRAPPED ? TRAPPED : r >>> 0;
+  }
+
+  /** Queues work until the outermost callback returns (Envoy's after-VM-call actions). */
+  defer(action: () => void): void {
+    if (this.depth === 0) action();
+    else this.deferred.push(action);
+  }
+
+  private runDeferred(): void {
+    const actions = this.deferred.splice(0);
+    for (const a of actions) a();
+  }
+
+  /** A call into the root context (ticks, later: queues, http call responses). */
+  private callRoot(name: string, ...args: number[]): void {
+    const fn = this.exports[name];
+    if (fn === undefined || this.failed) return;
+    const outer = this.effective;
+    this.effective = undefined;
+    this.depth++;
+    try {
+      fn(this.rootContextId, ...args);
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.depth--;
+      this.effective = outer;
+    }
+    if (this.depth === 0 && this.deferred.length > 0) this.runDeferred();
+  }
+
+  private fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.failure = err instanceof GuestExit ? err.message : `trapped: ${(err as Error).message}`;
+    this.stopTicks();
+    this.log.error({ err: err instanceof Error ? err.message : String(err) }, `VM failed: ${this.failure}`);
+    this.onFailure?.(this);
+  }
+
+  private setEffectiveContext(id: number): WasmResult {
+    if (id === this.rootContextId) {
+      this.effective = undefined;
+      return WasmResult.Ok;
+    }
+    const ctx = this.streams.get(id);
+    if (ctx === undefined) return WasmResult.BadArgument;
+    this.effective = ctx;
+    return WasmResult.Ok;
+  }
+
+  private setTickPeriod(ms: number): WasmResult {
+    this.tickMs = ms;
+    this.stopTicks();
+    if (ms > 0 && !this.failed) this.armTick();
+    return WasmResult.Ok;
+  }
+
+  private armTick(): void {
+    this.tickTimer = setTimeout(() => {
+      this.tickTimer = undefined;
+      this.callRoot('proxy_on_tick');
+      // re-armed after each tick returns (no catch-up), unless the tick changed or cleared the period
+      if (this.tickMs > 0 && this.tickTimer === undefined && !this.failed) this.armTick();
+    }, this.tickMs);
+    this.tickTimer.unref();
+  }
+
+  private stopTicks(): void {
+    if (this.tickTimer !== undefined) clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
+  }
+
+  /** Stops the VM's timers: it will not be called again. */
+  close(): void {
+    this.stopTicks();
+    this.failed = true;
+    if (this.failure === '') this.failure = 'closed';
+  }
+
+  /** Calls an export during start-up; a missing callback answers `undefined`. Traps become FilterStartError. */
+  private startCall(name: string, ...args: number[]): number | undefined {
     const fn = this.exports[name];
     if (fn === undefined) return undefined;
     try {
@@ -137,16 +308,16 @@ export class FilterVm {
   }
 
   private property(path: readonly string[]): Buffer | undefined {
-    if (path.length !== 1) return undefined;
-    switch (path[0]) {
-      case 'plugin_name':
-        return Buffer.from(this.filter.name);
-      case 'plugin_root_id':
-        return Buffer.from(this.filter.root_id);
-      case 'plugin_vm_id':
-        return Buffer.from(this.filter.vm_id);
-      default:
-        return undefined;
+    if (path.length === 1) {
+      switch (path[0]) {
+        case 'plugin_name':
+          return Buffer.from(this.filter.name);
+        case 'plugin_root_id':
+          return Buffer.from(this.filter.root_id);
+        case 'plugin_vm_id':
+          return Buffer.from(this.filter.vm_id);
+      }
     }
+    return this.effective?.property(path);
   }
 }

@@ -1,12 +1,15 @@
 // Messages between the main thread and the workers: discriminated unions, checked exhaustively.
 import type { ResolvedConfig } from '../config/types.ts';
 import type { StatsSnapshot } from '../observability/stats.ts';
+import type { FilterModule } from '../wasm/module.ts';
 
 export interface WorkerInit {
   readonly workerId: number;
   readonly config: ResolvedConfig;
   /** Port to listen on: the configured one, or the one the first worker got when the configured port is 0. */
   readonly port: number;
+  /** Each filter's module, compiled once on the main thread (WebAssembly.Module crosses threads). */
+  readonly modules: ReadonlyArray<readonly [string, FilterModule]>;
 }
 
 export type ToWorker =
@@ -16,5 +19,6 @@ export type ToWorker =
 export type FromWorker =
   | { readonly type: 'listening'; readonly port: number }
   | { readonly type: 'listen_failed'; readonly message: string; readonly code: string | undefined }
+  | { readonly type: 'start_failed'; readonly message: string }
   | { readonly type: 'stats'; readonly id: number; readonly stats: StatsSnapshot }
   | { readonly type: 'drained'; readonly forced: number };

@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.ts';
 import { sumSnapshots, type StatsSnapshot } from '../observability/stats.ts';
 import { ErrorCodes, GatewayError } from '../errors.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+import type { FilterModule } from '../wasm/module.ts';
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
 
@@ -30,8 +31,11 @@ export class Supervisor {
   /** The port every worker listens on (resolved when the config says 0). */
   port = 0;
 
-  constructor(config: ResolvedConfig, log: Logger) {
+  private readonly modules: ReadonlyArray<readonly [string, FilterModule]>;
+
+  constructor(config: ResolvedConfig, log: Logger, modules: ReadonlyMap<string, FilterModule> = new Map()) {
     this.config = config;
+    this.modules = [...modules];
     this.log = log.child({ component: 'supervisor' });
     for (let id = 0; id < config.workers; id++) this.slots.push({ id, worker: undefined, listening: false, crashes: 0, restartTimer: undefined });
   }
@@ -53,7 +57,7 @@ export class Supervisor {
   }
 
   private spawn(slot: Slot): Promise<number> {
-    const init: WorkerInit = { workerId: slot.id, config: this.config, port: this.port };
+    const init: WorkerInit = { workerId: slot.id, config: this.config, port: this.port, modules: this.modules };
     const worker = new Worker(WORKER_URL, { workerData: init, stdout: false, stderr: false });
     slot.worker = worker;
     slot.listening = false;
@@ -70,6 +74,14 @@ export class Supervisor {
             settled = true;
             reject(new GatewayError(ErrorCodes.GW_ERR_LISTEN_FAILED, `cannot listen on ${this.config.listen.host}:${this.port}: ${msg.message}`));
             void worker.terminate();
+            break;
+          case 'start_failed':
+            if (!settled) {
+              settled = true;
+              reject(new GatewayError(ErrorCodes.GW_ERR_WASM_START_FAILED, msg.message));
+            } else {
+              this.log.error({ worker: slot.id, err: msg.message }, 'worker could not start its filters');
+            }
             break;
           case 'stats':
             this.statsWaiters.get(msg.id)?.(msg.stats);

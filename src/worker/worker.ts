@@ -14,7 +14,15 @@ const post = (m: FromWorker): void => port.postMessage(m);
 const log = createRootLogger(init.config.log.level, { bindings: { worker: init.workerId } });
 const lines = new LineWriter(1);
 const accessLog = init.config.access_log.enabled ? new AccessLog(lines, init.workerId) : undefined;
-const plane = new DataPlane(init.config, log, accessLog);
+let plane: DataPlane;
+try {
+  plane = new DataPlane(init.config, log, accessLog, new Map(init.modules));
+} catch (err) {
+  // a filter refused to start in this worker: report it and end the thread
+  post({ type: 'start_failed', message: (err as Error).message });
+  port.close();
+  throw err;
+}
 const gw = createGatewayServer(init.config.server, () => plane, log);
 
 gw.server.once('error', (err: NodeJS.ErrnoException) => {

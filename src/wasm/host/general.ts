@@ -1,5 +1,5 @@
-// env host functions available in every phase: logging, time, plugin/VM configuration buffers and
-// properties. One thin function per import (see types.ts for the rules).
+// env host functions available in every phase: logging, time, buffers (configuration, and the body of
+// the stream in a stream context) and properties. One thin function per import (see types.ts for the rules).
 import { BufferType, LogLevel, WasmResult } from '../abi/constants.ts';
 import { copyOut } from './output.ts';
 import type { VmHost } from './types.ts';
@@ -30,6 +30,11 @@ export function generalImports(host: VmHost): Record<string, HostFn> {
       start >>>= 0;
       maxSize >>>= 0;
       if (start + maxSize > 0xffffffff) return WasmResult.BadArgument;
+      if (type === BufferType.HttpRequestBody || type === BufferType.HttpResponseBody) {
+        const body = host.stream()?.body(type);
+        if (body === undefined) return WasmResult.NotFound;
+        return copyOut(host, body.slice(start, maxSize), retPtrPtr, retSizePtr);
+      }
       const buf = host.buffer(type);
       if (buf === undefined) return WasmResult.NotFound;
       const slice = start >= buf.length ? buf.subarray(0, 0) : buf.subarray(start, Math.min(buf.length, start + maxSize));
@@ -37,9 +42,10 @@ export function generalImports(host: VmHost): Record<string, HostFn> {
     },
     proxy_get_buffer_status(type, retLenPtr, retFlagsPtr) {
       if (type >>> 0 > BufferType.CallData) return WasmResult.BadArgument;
-      const buf = host.buffer(type);
-      if (buf === undefined) return WasmResult.NotFound;
-      if (!mem.writeU32(retLenPtr, buf.length) || !mem.writeU32(retFlagsPtr, 0)) return WasmResult.InvalidMemoryAccess;
+      const length =
+        type === BufferType.HttpRequestBody || type === BufferType.HttpResponseBody ? host.stream()?.body(type)?.length : host.buffer(type)?.length;
+      if (length === undefined) return WasmResult.NotFound;
+      if (!mem.writeU32(retLenPtr, length) || !mem.writeU32(retFlagsPtr, 0)) return WasmResult.InvalidMemoryAccess;
       return WasmResult.Ok;
     },
     // 0.1.0: the plugin configuration during on_configure, else the VM configuration

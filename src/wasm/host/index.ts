@@ -6,6 +6,7 @@ import { WasiErrno, WasmResult } from '../abi/constants.ts';
 import { WASI_MODULES } from '../abi/imports.ts';
 import type { FilterModule } from '../module.ts';
 import { generalImports } from './general.ts';
+import { httpImports } from './http.ts';
 import { runtimeImports } from './runtime.ts';
 import { GuestExit, type VmHost } from './types.ts';
 import { wasiImports } from './wasi.ts';
@@ -20,7 +21,7 @@ export interface LinkReport {
 }
 
 export function buildImports(mod: FilterModule, host: VmHost): { imports: WebAssembly.Imports; report: LinkReport } {
-  const env: Record<string, HostFn> = { ...generalImports(host), ...runtimeImports(host) };
+  const env: Record<string, HostFn> = { ...generalImports(host), ...httpImports(host), ...runtimeImports(host) };
   const wasi: Record<string, HostFn> = wasiImports(host);
   const imports: WebAssembly.Imports = {};
   const unimplemented: string[] = [];
@@ -44,4 +45,33 @@ export function buildImports(mod: FilterModule, host: VmHost): { imports: WebAss
     (imports[imp.module] ??= {})[imp.name] = fn as WebAssembly.ImportValue;
   }
   return { imports, report: { unimplemented, unknown } };
+}
+
+/** Which imports of a module this build implements, stubs, or does not know (no VM needed). */
+export function linkReportOf(mod: FilterModule): LinkReport & { readonly implemented: ReadonlySet<string> } {
+  const tables = implementedTables();
+  const implemented = new Set<string>();
+  const unimplemented: string[] = [];
+  const unknown: string[] = [];
+  for (const imp of mod.imports) {
+    const full = `${imp.module}.${imp.name}`;
+    const table = imp.module === 'env' ? tables.env : WASI_MODULES.has(imp.module) ? tables.wasi : undefined;
+    if (table?.has(imp.name) === true) implemented.add(full);
+    else if (imp.area === undefined) unknown.push(full);
+    else unimplemented.push(full);
+  }
+  return { implemented, unimplemented, unknown };
+}
+
+let tablesCache: { env: ReadonlySet<string>; wasi: ReadonlySet<string> } | undefined;
+function implementedTables(): { env: ReadonlySet<string>; wasi: ReadonlySet<string> } {
+  if (tablesCache === undefined) {
+    // the tables only close over the host; building them with a placeholder calls nothing
+    const host = { memory: undefined } as unknown as VmHost;
+    tablesCache = {
+      env: new Set(Object.keys({ ...generalImports(host), ...httpImports(host), ...runtimeImports(host) })),
+      wasi: new Set(Object.keys(wasiImports(host))),
+    };
+  }
+  return tablesCache;
 }

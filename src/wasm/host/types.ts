@@ -2,7 +2,9 @@
 // arguments, call one method here, encode the result and return a status. They never throw for bad
 // input (that is a status); only a trap — an unknown import being called, proc_exit, an abort — throws.
 import type { GuestMemory } from '../memory/codec.ts';
-import type { LogLevel } from '../abi/constants.ts';
+import type { LogLevel, WasmResult } from '../abi/constants.ts';
+import type { HeaderMap } from '../../http/header-map.ts';
+import type { BodyBuffer } from '../../http/body-buffer.ts';
 
 export interface VmHost {
   readonly memory: GuestMemory;
@@ -11,10 +13,34 @@ export interface VmHost {
   log(level: LogLevel, message: string): void;
   /** The proxy-wasm log level the filter's logger is at (0 trace … 5 critical). */
   logLevel(): number;
-  /** Bytes of a buffer that can be read in the current phase, or undefined when not available. */
+  /** Bytes of a non-stream buffer (configuration) readable now, or undefined when not available. */
   buffer(type: number): Buffer | undefined;
   /** A property's serialized value, or undefined (NotFound). `path` holds the NUL-separated segments. */
   property(path: readonly string[]): Buffer | undefined;
+  /** The stream context host calls act on now (the effective context), or undefined in a root context. */
+  stream(): StreamHost | undefined;
+  setEffectiveContext(id: number): WasmResult;
+  /** proxy_done: the root finished the shutdown it delayed. */
+  done(): WasmResult;
+  setTickPeriod(ms: number): WasmResult;
+}
+
+/** One HTTP stream as one filter sees it: what the stream host calls read and change. */
+export interface StreamHost {
+  /**
+   * The header map of `type` (0 request headers … 3 response trailers), or a status when it cannot be
+   * read (`forWrite` false) or changed (`forWrite` true) in the current phase.
+   */
+  headerMap(type: number, forWrite: boolean): HeaderMap | WasmResult;
+  /** The body buffer of `type` readable now, or undefined. */
+  body(type: number): BodyBuffer | undefined;
+  /** Whether the body buffer of `type` may be changed now. */
+  bodyWritable(type: number): boolean;
+  sendLocalResponse(status: number, details: string, body: Buffer, headers: string[], grpcStatus: number): void;
+  continueStream(type: number): WasmResult;
+  closeStream(type: number): WasmResult;
+  property(path: readonly string[]): Buffer | undefined;
+  setProperty(path: string, value: Buffer): WasmResult;
 }
 
 /** Thrown by host functions to stop the guest: the call that was running fails as a trap. */

@@ -8,6 +8,7 @@ export class GuestMemory {
   private memory: WebAssembly.Memory | undefined;
   private buffer: ArrayBuffer = new ArrayBuffer(0);
   private u8: Uint8Array = new Uint8Array(0);
+  private buf: Buffer = Buffer.alloc(0);
   private view: DataView = new DataView(this.buffer);
 
   /** `memory` may be attached later: the import functions get this object before the instance exists. */
@@ -24,6 +25,7 @@ export class GuestMemory {
     if (this.memory !== undefined && this.memory.buffer !== this.buffer) {
       this.buffer = this.memory.buffer;
       this.u8 = new Uint8Array(this.buffer);
+      this.buf = Buffer.from(this.buffer);
       this.view = new DataView(this.buffer);
     }
   }
@@ -51,6 +53,15 @@ export class GuestMemory {
     return this.u8.subarray(ptr, ptr + len);
   }
 
+  /**
+   * The whole memory as a Buffer (no copy), for writing encoded data in place; callers check bounds
+   * first. Valid only until the next call into the guest.
+   */
+  bytes(): Buffer {
+    this.refresh();
+    return this.buf;
+  }
+
   /** A copy of [ptr, ptr+len), or undefined when out of bounds. */
   copy(ptr: number, len: number): Buffer | undefined {
     const v = this.view8(ptr, len);
@@ -59,14 +70,20 @@ export class GuestMemory {
 
   /** [ptr, ptr+len) as a latin1 string (one char per byte, so any bytes round-trip), or undefined. */
   latin1(ptr: number, len: number): string | undefined {
-    const v = this.view8(ptr, len);
-    return v === undefined ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+    ptr >>>= 0;
+    len >>>= 0;
+    this.refresh();
+    if (ptr + len > this.buf.length) return undefined;
+    return len === 0 ? '' : this.buf.toString('latin1', ptr, ptr + len);
   }
 
   /** [ptr, ptr+len) decoded as UTF-8 (for log messages and names), or undefined. */
   utf8(ptr: number, len: number): string | undefined {
-    const v = this.view8(ptr, len);
-    return v === undefined ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+    ptr >>>= 0;
+    len >>>= 0;
+    this.refresh();
+    if (ptr + len > this.buf.length) return undefined;
+    return len === 0 ? '' : this.buf.toString('utf8', ptr, ptr + len);
   }
 
   writeU32(ptr: number, value: number): boolean {

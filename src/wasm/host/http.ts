@@ -1,0 +1,222 @@
+// env host functions of an HTTP stream: header maps, body buffers, stream control, local replies,
+// stream properties, effective context. Thin glue over the StreamHost of the effective context: check
+// and decode arguments, call one method, encode the result, return a status (never throw).
+import { StreamType, WasmResult } from '../abi/constants.ts';
+import { decodePairs } from '../memory/pairs.ts';
+import { HeaderMap } from '../../http/header-map.ts';
+import type { VmHost } from './types.ts';
+
+type HostFn = (...args: number[]) => number;
+
+const MAX_HEADER_MAP = 7; // HttpCallResponseTrailers
+
+export function httpImports(host: VmHost): Record<string, HostFn> {
+  const mem = host.memory;
+
+  /** The map to read, or a status. Outside a stream every map is unavailable. */
+  function readable(type: number): HeaderMap | number {
+    if (type >>> 0 > MAX_HEADER_MAP) return WasmResult.BadArgument;
+    const s = host.stream();
+    if (s === undefined) return WasmResult.BadArgument;
+    return s.headerMap(type, false);
+  }
+  function writable(type: number): HeaderMap | number {
+    if (type >>> 0 > MAX_HEADER_MAP) return WasmResult.BadArgument;
+    const s = host.stream();
+    if (s === undefined) return WasmResult.BadArgument;
+    return s.headerMap(type, true);
+  }
+
+  return {
+    proxy_get_header_map_pairs(type, retPtrPtr, retSizePtr) {
+      if (type >>> 0 > MAX_HEADER_MAP) return WasmResult.BadArgument;
+      const map = readable(type);
+      // a map that does not exist in this phase reads as empty (as Envoy answers)
+      if (typeof map === 'number') return copyPairsOut(host, EMPTY_MAP, retPtrPtr, retSizePtr);
+      return copyPairsOut(host, map, retPtrPtr, retSizePtr);
+    },
+    proxy_set_header_map_pairs(type, ptr, len) {
+      const bytes = mem.view8(ptr, len);
+      if (bytes === undefined) return WasmResult.InvalidMemoryAccess;
+      const map = writable(type);
+      if (typeof map === 'number') return map;
+      // malformed or oversized input decodes to nothing: the map is cleared (cpp-host does the same)
+      const pairs = decodePairs(bytes) ?? [];
+      map.pseudo.length = 0;
+      map.list.length = 0;
+      for (let i = 0; i < pairs.length; i += 2) map.add(pairs[i]!.toLowerCase(), pairs[i + 1]!);
+      return WasmResult.Ok;
+    },
+    proxy_get_header_map_value(type, keyPtr, keyLen, retPtrPtr, retSizePtr) {
+      const key = mem.latin1(keyPtr, keyLen);
+      if (key === undefined) return WasmResult.InvalidMemoryAccess;
+      const map = readable(type);
+      if (typeof map === 'number') return map;
+      const value = map.get(key.toLowerCase());
+      if (value === undefined) return WasmResult.NotFound;
+      return copyStringOut(host, value, retPtrPtr, retSizePtr);
+    },
+    proxy_add_header_map_value(type, keyPtr, keyLen, valuePtr, valueLen) {
+      const key = mem.latin1(keyPtr, keyLen);
+      const value = mem.latin1(valuePtr, valueLen);
+      if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
+      const map = writable(type);
+      if (typeof map === 'number') return map;
+      map.add(key.toLowerCase(), value);
+      return WasmResult.Ok;
+    },
+    proxy_replace_header_map_value(type, keyPtr, keyLen, valuePtr, valueLen) {
+      const key = mem.latin1(keyPtr, keyLen);
+      const value = mem.latin1(valuePtr, valueLen);
+      if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
+      const map = writable(type);
+      if (typeof map === 'number') return map;
+      map.set(key.toLowerCase(), value);
+      return WasmResult.Ok;
+    },
+    proxy_remove_header_map_value(type, keyPtr, keyLen) {
+      const key = mem.latin1(keyPtr, keyLen);
+      if (key === undefined) return WasmResult.InvalidMemoryAccess;
+      const map = writable(type);
+      if (typeof map === 'number') return map;
+      map.remove(key.toLowerCase());
+      return WasmResult.Ok;
+    },
+    proxy_get_header_map_size(type, retSizePtr) {
+      const map = readable(type);
+      if (typeof map === 'number') return map;
+      // as Envoy: the byte size of the map (sum of name and value lengths), not the number of pairs
+      let size = 0;
+      for (const s of map.pseudo) size += s.length;
+      for (const s of map.list) size += s.length;
+      return mem.writeU32(retSizePtr, size) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+    },
+
+    proxy_set_buffer_bytes(type, start, size, dataPtr, dataLen) {
+      const data = mem.view8(dataPtr, dataLen);
+      if (data === undefined) return WasmResult.InvalidMemoryAccess;
+      if (type >>> 0 > 8) return WasmResult.BadArgument;
+      const s = host.stream();
+      const body = s?.body(type);
+      if (s === undefined || body === undefined) {
+        // configuration and call-response buffers exist but are read-only
+        return host.buffer(type) !== undefined ? WasmResult.BadArgument : WasmResult.NotFound;
+      }
+      if (!s.bodyWritable(type)) return WasmResult.BadArgument;
+      return body.set(start >>> 0, size >>> 0, Buffer.from(data.buffer, data.byteOffset, data.byteLength)) ? WasmResult.Ok : WasmResult.BadArgument;
+    },
+
+    proxy_send_local_response(status, detailsPtr, detailsLen, bodyPtr, bodyLen, headersPtr, headersLen, grpcStatus) {
+      const details = mem.latin1(detailsPtr, detailsLen);
+      const body = mem.copy(bodyPtr, bodyLen);
+      const headerBytes = mem.view8(headersPtr, headersLen);
+      if (details === undefined || body === undefined || headerBytes === undefined) return WasmResult.InvalidMemoryAccess;
+      const s = host.stream();
+      // Envoy answers Ok and does nothing without an HTTP stream
+      if (s === undefined) return WasmResult.Ok;
+      const headers = decodePairs(headerBytes) ?? [];
+      for (let i = 0; i < headers.length; i += 2) headers[i] = headers[i]!.toLowerCase();
+      s.sendLocalResponse(status >>> 0, details.replace(/\s/g, '_'), body, headers, grpcStatus | 0);
+      return WasmResult.Ok;
+    },
+    proxy_continue_stream(type) {
+      if (type >>> 0 > StreamType.Upstream) return WasmResult.BadArgument;
+      if (type === StreamType.Upstream) return WasmResult.Unimplemented;
+      const s = host.stream();
+      return s === undefined ? WasmResult.NotFound : s.continueStream(type);
+    },
+    proxy_close_stream(type) {
+      if (type >>> 0 > StreamType.Upstream) return WasmResult.BadArgument;
+      const s = host.stream();
+      return s === undefined ? WasmResult.NotFound : s.closeStream(type);
+    },
+    // 0.1.0 spellings
+    proxy_continue_request() {
+      const s = host.stream();
+      return s === undefined ? WasmResult.NotFound : s.continueStream(StreamType.HttpRequest);
+    },
+    proxy_continue_response() {
+      const s = host.stream();
+      return s === undefined ? WasmResult.NotFound : s.continueStream(StreamType.HttpResponse);
+    },
+    // 0.1.0: routing is decided after the request-headers phase anyway, so there is no cache to clear
+    proxy_clear_route_cache() {
+      return WasmResult.Ok;
+    },
+
+    proxy_set_property(pathPtr, pathLen, valuePtr, valueLen) {
+      const path = mem.latin1(pathPtr, pathLen);
+      const value = mem.copy(valuePtr, valueLen);
+      if (path === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
+      const s = host.stream();
+      return s === undefined ? WasmResult.NotFound : s.setProperty(path, value);
+    },
+    proxy_set_effective_context(id) {
+      return host.setEffectiveContext(id >>> 0);
+    },
+    proxy_done() {
+      return host.done();
+    },
+    proxy_set_tick_period_milliseconds(ms) {
+      return host.setTickPeriod(ms >>> 0);
+    },
+    proxy_call_foreign_function(namePtr, nameLen, argsPtr, argsLen, retPtrPtr, retSizePtr) {
+      if (mem.latin1(namePtr, nameLen) === undefined || !mem.inBounds(argsPtr, argsLen)) return WasmResult.InvalidMemoryAccess;
+      void retPtrPtr;
+      void retSizePtr;
+      return WasmResult.NotFound; // no foreign functions are registered
+    },
+  };
+}
+
+const EMPTY_MAP = new HeaderMap();
+
+/** Writes a header map in the pairs format straight into guest memory (one allocation in the guest). */
+function copyPairsOut(host: VmHost, map: HeaderMap, retPtrPtr: number, retSizePtr: number): number {
+  const mem = host.memory;
+  if (!mem.inBounds(retPtrPtr, 4) || !mem.inBounds(retSizePtr, 4)) return WasmResult.InvalidMemoryAccess;
+  const { pseudo, list } = map;
+  const n = (pseudo.length + list.length) >> 1;
+  let size = 4 + n * 10;
+  for (let i = 0; i < pseudo.length; i++) size += pseudo[i]!.length;
+  for (let i = 0; i < list.length; i++) size += list[i]!.length;
+  const ptr = host.alloc(size);
+  if (ptr === 0 || !mem.inBounds(ptr, size)) return WasmResult.InvalidMemoryAccess;
+  const b = mem.bytes();
+  b.writeUInt32LE(n, ptr);
+  let lens = ptr + 4;
+  let data = ptr + 4 + n * 8;
+  for (const arr of [pseudo, list]) {
+    for (let i = 0; i < arr.length; i += 2) {
+      const k = arr[i]!;
+      const v = arr[i + 1]!;
+      b.writeUInt32LE(k.length, lens);
+      b.writeUInt32LE(v.length, lens + 4);
+      lens += 8;
+      data += b.write(k, data, 'latin1');
+      b[data++] = 0;
+      data += b.write(v, data, 'latin1');
+      b[data++] = 0;
+    }
+  }
+  if (!mem.writeU32(retPtrPtr, ptr) || !mem.writeU32(retSizePtr, size)) return WasmResult.InvalidMemoryAccess;
+  return WasmResult.Ok;
+}
+
+/** A latin1 string (bytes) to the guest: allocate, write in place, fill the out-params. */
+function copyStringOut(host: VmHost, value: string, retPtrPtr: number, retSizePtr: number): number {
+  const mem = host.memory;
+  if (!mem.inBounds(retPtrPtr, 4) || !mem.inBounds(retSizePtr, 4)) return WasmResult.InvalidMemoryAccess;
+  const len = value.length;
+  if (len === 0) {
+    mem.writeU32(retPtrPtr, 0);
+    mem.writeU32(retSizePtr, 0);
+    return WasmResult.Ok;
+  }
+  const ptr = host.alloc(len);
+  if (ptr === 0 || !mem.inBounds(ptr, len)) return WasmResult.InvalidMemoryAccess;
+  mem.bytes().write(value, ptr, len, 'latin1');
+  if (!mem.writeU32(retPtrPtr, ptr) || !mem.writeU32(retSizePtr, len)) return WasmResult.InvalidMemoryAccess;
+  return WasmResult.Ok;
+}
+
