@@ -6,9 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { primeSetup, runCell, type CellEnv } from './lib/cell.ts';
 import { spawnChild, waitReadyLine } from './lib/proc.ts';
-import { NOISY, renderProblems, renderTable, summarize, type SetupStatus } from './lib/report.ts';
+import { NOISY, renderFilterCost, renderProblems, renderTable, summarize, type SetupStatus } from './lib/report.ts';
 import { machineInfo, readSettings } from './lib/settings.ts';
-import { BASELINE, SETUPS } from './lib/setups.ts';
+import { BASELINE, FILTER_SETUPS, SETUPS } from './lib/setups.ts';
 import { checkSetup } from './lib/smoke.ts';
 import { PAYLOADS, type CellRun, type Running, type SetupContext } from './lib/types.ts';
 
@@ -144,6 +144,8 @@ async function main(): Promise<number> {
   if (rows.some((r) => r.otherCpuUtil > NOISY)) {
     console.log(`\nNOISY: other processes used > ${NOISY * 100}% of a core during some cells (see 'other CPU'); rerun on a quiet machine.`);
   }
+  const cost = renderFilterCost(runs, FILTER_SETUPS, 'wasmgate', payloads.map((p) => p.name));
+  if (cost !== '') console.log(`\n${cost}`);
   const problems = renderProblems(rows);
   if (problems !== '') console.log(`\n${problems}`);
   console.log(`\nraw results: ${path.relative(process.cwd(), outFile)}`);

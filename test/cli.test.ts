@@ -144,6 +144,11 @@ test('inspect: shows ABI, callbacks and imports; refuses a bad module with exit 
   assert.match(ok.stdout, /^abi: +proxy-wasm 0\.2\.1 \(proxy_abi_version_0_2_1\)$/m);
   assert.match(ok.stdout, /^callbacks: +proxy_on_context_create, proxy_on_request_headers, proxy_on_done$/m);
   assert.match(ok.stdout, /env\.my_custom_host_thing +UNKNOWN/);
+  assert.match(ok.stdout, /env\.proxy_log +logging: supported$/m);
+  assert.match(ok.stdout, /^verdict: +loads; 1 import\(s\) belong to no known ABI and trap if called \(env\.my_custom_host_thing\)$/m);
+  const partial = spawnSync(process.execPath, [BIN, 'inspect', fixture('configure')], { encoding: 'utf8' });
+  assert.match(partial.stdout, /env\.proxy_http_call +http call: not supported yet \(answers Unimplemented\)$/m);
+  assert.match(partial.stdout, /^verdict: +loads; 1 import\(s\) answer Unimplemented\/ENOSYS if called \(env\.proxy_http_call\)$/m);
   const bad = spawnSync(process.execPath, [BIN, 'inspect', fixture('no-abi')], { encoding: 'utf8' });
   assert.equal(bad.status, 65);
   assert.match(bad.stderr, /no-abi\.wasm: no proxy-wasm ABI version export/);

@@ -65,6 +65,7 @@ export async function runCell(env: CellEnv, round: number, setup: string, runnin
     url: running.url + payload.path,
     method: payload.method,
     bodyBytes: payload.bodyBytes,
+    json: payload.json === true,
     connections: s.connections,
     pipelining: s.pipelining,
     duration: s.duration,
@@ -112,7 +113,7 @@ export async function primeSetup(env: CellEnv, running: Running, payloads: reado
   if (s.prime <= 0) return;
   for (const p of payloads) {
     if (!running.alive()) return;
-    const spec: LoadSpec = { url: running.url + p.path, method: p.method, bodyBytes: p.bodyBytes, connections: s.connections, pipelining: s.pipelining, duration: s.prime, warmup: 0 };
+    const spec: LoadSpec = { url: running.url + p.path, method: p.method, bodyBytes: p.bodyBytes, json: p.json === true, connections: s.connections, pipelining: s.pipelining, duration: s.prime, warmup: 0 };
     await runLoad(env, spec, () => {}).catch(() => undefined);
   }
 }

@@ -4,7 +4,7 @@
 //   {"phase":"measure"}                      right before the recorded run starts (after warm-up)
 //   {"phase":"done","result":{...}}          the recorded run's summary (LoadResult)
 import { createRequire } from 'node:module';
-import type { LoadResult, LoadSpec } from './types.ts';
+import { jsonBody, type LoadResult, type LoadSpec } from './types.ts';
 
 interface AcLatency {
   p50: number;
@@ -53,7 +53,7 @@ function say(msg: unknown): void {
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
-  const body = spec.bodyBytes > 0 ? Buffer.alloc(spec.bodyBytes, 'b') : undefined;
+  const body = spec.bodyBytes > 0 ? (spec.json === true ? jsonBody(spec.bodyBytes) : Buffer.alloc(spec.bodyBytes, 'b')) : undefined;
   const base: AcOpts = {
     url: spec.url,
     connections: spec.connections,
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     duration: spec.duration,
     method: spec.method,
     timeout: 10,
-    ...(body !== undefined ? { body, headers: { 'content-type': 'application/octet-stream' } } : {}),
+    ...(body !== undefined ? { body, headers: { 'content-type': spec.json === true ? 'application/json' : 'application/octet-stream' } } : {}),
   };
   if (spec.warmup > 0) await run({ ...base, duration: spec.warmup });
   say({ phase: 'measure' });

@@ -133,3 +133,33 @@ export function renderProblems(rows: SummaryRow[]): string {
   for (const r of rows) for (const p of r.problems) out.push(`  ${r.setup} ${r.payload} ${p}`);
   return out.length === 0 ? '' : `Flagged cells (their failed requests are not counted as throughput):\n${out.join('\n')}`;
 }
+
+/**
+ * What filters cost: each filter setup against `wasmgate` (no filters) in the same round and payload —
+ * the req/s it keeps, and the gateway CPU per request it adds (in total and per filter).
+ */
+export function renderFilterCost(runs: CellRun[], filterSetups: Readonly<Record<string, number>>, reference: string, payloads: string[]): string {
+  const header = ['setup', 'filters', 'payload', 'req/s vs no filters', 'cost', '+µs/req', '+µs/req per filter', 'rounds'];
+  const body: string[][] = [];
+  for (const [setup, n] of Object.entries(filterSetups)) {
+    for (const payload of payloads) {
+      const ratios: number[] = [];
+      const deltas: number[] = [];
+      for (const c of runs.filter((r) => r.setup === setup && r.payload === payload && r.load !== undefined)) {
+        const ref = runs.find((r) => r.setup === reference && r.payload === payload && r.round === c.round && r.load !== undefined);
+        if (ref === undefined) continue;
+        if (ref.load!.reqPerSec > 0) ratios.push(c.load!.reqPerSec / ref.load!.reqPerSec);
+        if (c.proxyCpuUsPerReq !== undefined && ref.proxyCpuUsPerReq !== undefined) deltas.push(c.proxyCpuUsPerReq - ref.proxyCpuUsPerReq);
+      }
+      if (ratios.length === 0) continue;
+      const ratio = median(ratios);
+      const delta = median(deltas);
+      body.push([setup, String(n), payload, fmt(ratio, 2), `${fmt((1 - ratio) * 100, 0)}%`, fmt(delta, 1), fmt(delta / n, 1), String(ratios.length)]);
+    }
+  }
+  if (body.length === 0) return '';
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i < 1 || i === 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+  return [`Filter cost against ${reference} (no filters), paired by round:`, line(header), sep, ...body.map(line)].join('\n');
+}

@@ -42,7 +42,7 @@ export function readSettings(env: NodeJS.ProcessEnv): { settings: Settings; note
     restart: (env.RESTART ?? '1') !== '0',
     quick,
     setups,
-    payloads: listEnv(env, 'PAYLOADS', PAYLOADS.map((p) => p.name), PAYLOADS.map((p) => p.name)),
+    payloads: listEnv(env, 'PAYLOADS', PAYLOADS.filter((p) => p.json !== true).map((p) => p.name), PAYLOADS.map((p) => p.name)),
     undiciMode,
     pinning: detectPinning(env),
   };

@@ -34,6 +34,24 @@ function undiciSetup(name: string, mode: string | null): SetupDef {
   };
 }
 
+/** The gateway with `n` add-headers filters, each adding a request and a response header. */
+function headerChain(name: string, n: number): SetupDef {
+  return {
+    name,
+    description: `the gateway with a chain of ${n} add-headers filter${n === 1 ? '' : 's'} (each sets a request header and adds a response header)`,
+    start: (ctx) =>
+      startWasmgate(ctx, {
+        accessLog: true,
+        name,
+        filters: Array.from({ length: n }, (_, i) => ({
+          name: `headers-${i + 1}`,
+          wasm: 'filters/add-headers.wasm',
+          config: { request: { set: { [`x-filter-${i + 1}`]: 'on' } }, response: { add: { [`x-filtered-by-${i + 1}`]: 'wasmgate' } } },
+        })),
+      }),
+  };
+}
+
 export const SETUPS: readonly SetupDef[] = [
   {
     name: 'direct',
@@ -61,18 +79,36 @@ export const SETUPS: readonly SetupDef[] = [
   {
     name: 'wasmgate',
     description: 'the gateway: no filters, workers: 1, access log on (stdout to /dev/null)',
-    start: (ctx) => startWasmgate(ctx, { accessLog: true }),
+    start: (ctx) => startWasmgate(ctx, { accessLog: true, name: 'wasmgate' }),
+  },
+  // The cost of filters (compared with `wasmgate` in the filter-cost table): chains of the add-headers
+  // example filter, and the JSON body transform.
+  headerChain('wasmgate-f1', 1),
+  headerChain('wasmgate-f3', 3),
+  headerChain('wasmgate-f5', 5),
+  {
+    name: 'wasmgate-json',
+    description: 'the gateway with the json-transform filter (buffers and rewrites JSON request bodies)',
+    start: (ctx) =>
+      startWasmgate(ctx, {
+        accessLog: true,
+        name: 'wasmgate-json',
+        filters: [{ name: 'json', wasm: 'filters/json-transform.wasm', config: { set: { '/source': '"wasmgate"' }, remove: ['/password'] } }],
+      }),
   },
   // Not in the default set: the gateway without its access log, to see what the log costs.
   {
     name: 'wasmgate-nolog',
     description: 'the gateway: no filters, workers: 1, access log off',
-    start: (ctx) => startWasmgate(ctx, { accessLog: false }),
+    start: (ctx) => startWasmgate(ctx, { accessLog: false, name: 'wasmgate-nolog' }),
   },
   // Not in the default set: the other shapes of the baseline, to re-check which one is fastest.
   undiciSetup('undici-request', 'request'),
   undiciSetup('undici-stream', 'stream'),
   undiciSetup('undici-dispatch', 'dispatch'),
 ];
+
+/** Filter setups and how many filters each runs (the filter-cost table compares them with `wasmgate`). */
+export const FILTER_SETUPS: Readonly<Record<string, number>> = { 'wasmgate-f1': 1, 'wasmgate-f3': 3, 'wasmgate-f5': 5, 'wasmgate-json': 1 };
 
 export const DEFAULT_SETUPS = ['direct', 'http-proxy-3', BASELINE, 'nginx', 'wasmgate'];

@@ -6,6 +6,8 @@ export interface LoadSpec {
   url: string;
   method: string;
   bodyBytes: number;
+  /** Send a JSON document of bodyBytes (content-type application/json) instead of bytes. */
+  json?: boolean;
   connections: number;
   pipelining: number;
   duration: number;
@@ -38,12 +40,23 @@ export interface Payload {
   method: 'GET' | 'POST';
   path: string;
   bodyBytes: number;
+  /** The body is a JSON document of about bodyBytes, sent as application/json. */
+  json?: boolean;
+}
+
+/** A JSON document of exactly `bytes` bytes (bytes ≥ 64): an object with a user, a password and padding. */
+export function jsonBody(bytes: number): Buffer {
+  const head = '{"user_name":"bench","password":"secret","items":"';
+  const tail = '"}';
+  return Buffer.from(head + 'x'.repeat(Math.max(0, bytes - head.length - tail.length)) + tail);
 }
 
 export const PAYLOADS: readonly Payload[] = [
   { name: 'get-2b', method: 'GET', path: '/2b', bodyBytes: 0 },
   { name: 'get-64k', method: 'GET', path: '/64k', bodyBytes: 0 },
   { name: 'post-16k', method: 'POST', path: '/post', bodyBytes: 16 * 1024 },
+  // not in the default set: for the body-transform filter
+  { name: 'post-json-16k', method: 'POST', path: '/post', bodyBytes: 16 * 1024, json: true },
 ];
 
 export interface Settings {

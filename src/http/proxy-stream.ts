@@ -57,6 +57,10 @@ export class ProxyStream implements ForwardHandler, Exchange {
   private headPending = false;
   private headEos = false;
   private resumeUpstream: (() => void) | undefined = undefined;
+  /** Response body bytes still expected by content-length (-1: unknown): the last chunk carries end_of_stream. */
+  private responseRemaining = -1;
+  /** end_of_stream went into the chain with the last response chunk. */
+  private responseEosSent = false;
   private writeOk = true;
   readonly receivedAt = Date.now();
 
@@ -200,11 +204,20 @@ export class ProxyStream implements ForwardHandler, Exchange {
     } else {
       // the request body goes through the chain; the upstream request starts with the first bytes out
       const req = this.req;
+      const length = this.bodyKind === 'body' ? this.req.headers['content-length'] : undefined;
+      let remaining = length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : -1;
+      let eosSent = false;
       req.on('data', (chunk: Buffer) => {
-        if (!this.abandoned) run.requestData(chunk, false);
+        if (this.abandoned) return;
+        // with a known length, the last chunk carries end_of_stream (as Envoy's HTTP/1 codec does)
+        if (remaining > 0) {
+          remaining -= chunk.length;
+          eosSent = remaining <= 0;
+        }
+        run.requestData(chunk, eosSent);
       });
       req.on('end', () => {
-        if (this.abandoned) return;
+        if (this.abandoned || eosSent) return;
         if (this.bodyKind === 'trailers') {
           const t = req.rawTrailers;
           const map = new HeaderMap();
@@ -406,8 +419,11 @@ export class ProxyStream implements ForwardHandler, Exchange {
       this.resumeUpstream = resume;
       this.responseDetails = 'via_upstream';
       this.responseHeaders = new HeaderMap([':status', String(statusCode)], list);
-      const eos = statusCode === 204 || statusCode === 304 || this.req.method === 'HEAD' || this.responseHeaders.get('content-length') === '0';
+      const length = this.responseHeaders.get('content-length');
+      const eos = statusCode === 204 || statusCode === 304 || this.req.method === 'HEAD' || length === '0';
       this.headEos = eos;
+      // as Envoy's HTTP/1 codec: with a known length, the last body chunk carries end_of_stream
+      this.responseRemaining = !eos && length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : -1;
       run.responseHeaders(eos);
       return !this.finished && !this.abandoned && !run.responseHeld;
     }
@@ -429,7 +445,13 @@ export class ProxyStream implements ForwardHandler, Exchange {
     if (run !== undefined) {
       if (this.finished || this.abandoned) return false;
       this.writeOk = true;
-      run.responseData(chunk, false);
+      let eos = false;
+      if (this.responseRemaining > 0) {
+        this.responseRemaining -= chunk.length;
+        eos = this.responseRemaining <= 0;
+        this.responseEosSent = eos;
+      }
+      run.responseData(chunk, eos);
       return this.writeOk && !run.responseHeld;
     }
     this.bytesOut += chunk.length;
@@ -445,7 +467,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
         for (let i = 0; i < trailers.length; i += 2) map.add(latin1(trailers[i]!).toLowerCase(), latin1(trailers[i + 1]!));
         this.responseTrailers = map;
         run.responseTrailers();
-      } else if (!this.headEos) {
+      } else if (!this.headEos && !this.responseEosSent) {
         run.responseData(EMPTY, true);
       }
       return;
