@@ -34,7 +34,12 @@ export async function startGateway(config: ResolvedConfig, log: Logger): Promise
     modules.set(f.name, mod);
   }
   const supervisor = new Supervisor(config, log, modules);
-  await supervisor.start();
+  try {
+    await supervisor.start();
+  } catch (err) {
+    await supervisor.shutdown(0); // workers that did start are stopped too
+    throw err;
+  }
   let admin: Server;
   try {
     admin = createAdminServer(supervisor, log);

@@ -63,6 +63,8 @@ export class Supervisor {
     slot.listening = false;
     return new Promise((resolve, reject) => {
       let settled = false;
+      /** The worker failed to start (listen or filters): it is not replaced, the start fails. */
+      let startFailed = false;
       worker.on('message', (msg: FromWorker) => {
         switch (msg.type) {
           case 'listening':
@@ -72,12 +74,14 @@ export class Supervisor {
             break;
           case 'listen_failed':
             settled = true;
+            startFailed = true;
             reject(new GatewayError(ErrorCodes.GW_ERR_LISTEN_FAILED, `cannot listen on ${this.config.listen.host}:${this.port}: ${msg.message}`));
             void worker.terminate();
             break;
           case 'start_failed':
             if (!settled) {
               settled = true;
+              startFailed = true;
               reject(new GatewayError(ErrorCodes.GW_ERR_WASM_START_FAILED, msg.message));
             } else {
               this.log.error({ worker: slot.id, err: msg.message }, 'worker could not start its filters');
@@ -104,7 +108,7 @@ export class Supervisor {
           reject(new GatewayError(ErrorCodes.GW_ERR_WORKER_EXITED, `worker ${slot.id} exited with code ${code} before listening`));
           return;
         }
-        if (this.stopping) return;
+        if (this.stopping || startFailed) return;
         this.restarts++;
         slot.crashes++;
         const delayMs = Math.min(100 * 2 ** (slot.crashes - 1), 5000);
