@@ -17,8 +17,12 @@ export interface Exchange {
   responseTrailers: HeaderMap | undefined;
   /** Response code details (Envoy's): "via_upstream", a filter's local-reply details, ... */
   responseDetails: string;
+  /** Trailers can still be added to the response (head not written, or written with chunked framing). */
+  readonly responseTrailersPossible: boolean;
   /** The request headers went upstream: they can no longer change. */
   readonly requestHeadersSent: boolean;
+  /** The upstream request has started (its framing is decided): trailers can no longer be added. */
+  readonly requestBodyStarted: boolean;
   /** The response headers went to the client: they can no longer change, nor can a reply replace them. */
   readonly responseHeadersSent: boolean;
   /** The request-headers phase is over: route and forward (or answer) with the headers as filters left them. */
@@ -115,7 +119,7 @@ export class FilterContext implements StreamContext {
       case HeaderMapType.RequestTrailers:
         if (ex.requestTrailers === undefined) {
           // trailers can be added from the last body callback of a request that had none
-          if (forWrite && this.run.inBodyEos === this.dirs[REQ] && !ex.requestHeadersSent) return (ex.requestTrailers = new HeaderMap());
+          if (forWrite && this.run.inBodyEos === this.dirs[REQ] && !ex.requestBodyStarted) return (ex.requestTrailers = new HeaderMap());
           return WasmResult.BadArgument;
         }
         if (forWrite && this.run.requestTrailersSent) return WasmResult.BadArgument;
@@ -126,7 +130,8 @@ export class FilterContext implements StreamContext {
         return ex.responseHeaders;
       case HeaderMapType.ResponseTrailers:
         if (ex.responseTrailers === undefined) {
-          if (forWrite && this.run.inBodyEos === this.dirs[RESP]) return (ex.responseTrailers = new HeaderMap());
+          // only while the response head can still switch to chunked framing
+          if (forWrite && this.run.inBodyEos === this.dirs[RESP] && ex.responseTrailersPossible) return (ex.responseTrailers = new HeaderMap());
           return WasmResult.BadArgument;
         }
         if (forWrite && this.run.responseTrailersSent) return WasmResult.BadArgument;
@@ -543,6 +548,13 @@ export class FilterRun {
       return ABORTED;
     }
     if (d.ended || this.finished) return ABORTED;
+    // a continue of the other direction, asked while this one ran: resume it if it is paused
+    const otherKind: Kind = d.kind === REQ ? RESP : REQ;
+    const other = c.dirs[otherKind];
+    if (other.continueAsked) {
+      other.continueAsked = false;
+      if (other.waiting !== W_NONE) queueMicrotask(() => this.resume(c, otherKind));
+    }
     if (s.continueAsked) {
       s.continueAsked = false;
       return CONTINUE;

@@ -62,6 +62,8 @@ export class ProxyStream implements ForwardHandler, Exchange {
   /** end_of_stream went into the chain with the last response chunk. */
   private responseEosSent = false;
   private writeOk = true;
+  /** The response head went out without a content-length (chunked framing: trailers possible). */
+  private responseChunked = false;
   readonly receivedAt = Date.now();
 
   constructor(plane: DataPlane, req: IncomingMessage, res: ServerResponse) {
@@ -233,8 +235,22 @@ export class ProxyStream implements ForwardHandler, Exchange {
 
   private pendingTarget: { method: string; path: string; upstream: Upstream; headersTimeout: number } | undefined = undefined;
 
+  /** Trailers can still be added to the response: its head is not written, or was written chunked. */
+  get responseTrailersPossible(): boolean {
+    return !this.res.headersSent || this.responseChunked;
+  }
+
+  get requestBodyStarted(): boolean {
+    return this.dispatched;
+  }
+
   sendRequestData(chunk: Buffer, eos: boolean): void {
     if (!this.dispatched) {
+      if (eos && this.requestTrailers !== undefined && this.requestTrailers.list.length > 0 && this.bodyKind !== 'trailers') {
+        // a filter added trailers in the last body callback: the request goes out chunked with them
+        this.bodyKind = 'trailers';
+        this.requestHeaders.remove('content-length');
+      }
       if (eos && this.bodyKind !== 'trailers') {
         // the whole body is known: send it with its exact length (filters may have changed it)
         this.requestHeaders.set('content-length', String(chunk.length));
@@ -294,6 +310,20 @@ export class ProxyStream implements ForwardHandler, Exchange {
 
   sendResponseData(chunk: Buffer, eos: boolean): void {
     if (this.finished) return;
+    if (eos && this.responseTrailers !== undefined && this.responseTrailers.list.length > 0) {
+      // a filter added trailers in the last body callback
+      if (chunk.length > 0) {
+        if (this.headPending) {
+          this.headPending = false;
+          this.responseHeaders!.remove('content-length'); // trailers need chunked framing
+          if (!this.writeResponseHead()) return;
+        }
+        this.bytesOut += chunk.length;
+        this.res.write(chunk);
+      }
+      this.sendResponseTrailers();
+      return;
+    }
     if (this.headPending) {
       this.headPending = false;
       if (eos && this.req.method !== 'HEAD') {
@@ -341,6 +371,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
       if (!Number.isInteger(status) || status < 200 || status > 999) throw new Error(`bad :status ${h.get(':status')}`);
       this.res.writeHead(status, h.list);
       this.status = status;
+      this.responseChunked = !h.has('content-length');
       return true;
     } catch (err) {
       this.plane.log.warn({ reqId: this.requestId, err: (err as Error).message }, 'filters left an unusable response head');

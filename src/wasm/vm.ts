@@ -93,6 +93,7 @@ export class FilterVm {
     this.memory = memory;
     const host: VmHost = {
       memory,
+      abi: mod.abi,
       alloc: (size) => this.alloc(size),
       log: (level, message) => this.guestLog(level, message),
       logLevel: () => this.logLevel(),

@@ -53,7 +53,8 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       const map = readable(type);
       if (typeof map === 'number') return map;
       const value = map.get(key.toLowerCase());
-      if (value === undefined) return WasmResult.NotFound;
+      // ABI 0.1.0 answered a missing header with Ok and an empty value
+      if (value === undefined) return host.abi === '0.1.0' ? copyStringOut(host, '', retPtrPtr, retSizePtr) : WasmResult.NotFound;
       return copyStringOut(host, value, retPtrPtr, retSizePtr);
     },
     proxy_add_header_map_value(type, keyPtr, keyLen, valuePtr, valueLen) {
@@ -177,6 +178,12 @@ function copyPairsOut(host: VmHost, map: HeaderMap, retPtrPtr: number, retSizePt
   if (!mem.inBounds(retPtrPtr, 4) || !mem.inBounds(retSizePtr, 4)) return WasmResult.InvalidMemoryAccess;
   const { pseudo, list } = map;
   const n = (pseudo.length + list.length) >> 1;
+  if (n === 0) {
+    // an empty map is ptr 0 / size 0, as cpp-host answers
+    mem.writeU32(retPtrPtr, 0);
+    mem.writeU32(retSizePtr, 0);
+    return WasmResult.Ok;
+  }
   let size = 4 + n * 10;
   for (let i = 0; i < pseudo.length; i++) size += pseudo[i]!.length;
   for (let i = 0; i < list.length; i++) size += list[i]!.length;

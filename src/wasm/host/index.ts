@@ -67,7 +67,7 @@ let tablesCache: { env: ReadonlySet<string>; wasi: ReadonlySet<string> } | undef
 function implementedTables(): { env: ReadonlySet<string>; wasi: ReadonlySet<string> } {
   if (tablesCache === undefined) {
     // the tables only close over the host; building them with a placeholder calls nothing
-    const host = { memory: undefined } as unknown as VmHost;
+    const host = { memory: undefined, abi: '0.2.1' } as unknown as VmHost;
     tablesCache = {
       env: new Set(Object.keys({ ...generalImports(host), ...httpImports(host), ...runtimeImports(host) })),
       wasi: new Set(Object.keys(wasiImports(host))),

@@ -2,12 +2,14 @@
 // arguments, call one method here, encode the result and return a status. They never throw for bad
 // input (that is a status); only a trap — an unknown import being called, proc_exit, an abort — throws.
 import type { GuestMemory } from '../memory/codec.ts';
-import type { LogLevel, WasmResult } from '../abi/constants.ts';
+import type { AbiVersion, LogLevel, WasmResult } from '../abi/constants.ts';
 import type { HeaderMap } from '../../http/header-map.ts';
 import type { BodyBuffer } from '../../http/body-buffer.ts';
 
 export interface VmHost {
   readonly memory: GuestMemory;
+  /** The ABI version the module was built for (a few answers differ in 0.1.0). */
+  readonly abi: AbiVersion;
   /** Allocates `size` bytes in the guest through its allocator; 0 on failure. May grow memory. */
   alloc(size: number): number;
   log(level: LogLevel, message: string): void;

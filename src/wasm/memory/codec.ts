@@ -22,7 +22,9 @@ export class GuestMemory {
   }
 
   private refresh(): void {
-    if (this.memory !== undefined && this.memory.buffer !== this.buffer) {
+    // growing the memory detaches the old ArrayBuffer, and a detached view's length reads 0: only then
+    // is the (costly) Memory.buffer getter needed
+    if (this.u8.byteLength === 0 && this.memory !== undefined && this.memory.buffer !== this.buffer) {
       this.buffer = this.memory.buffer;
       this.u8 = new Uint8Array(this.buffer);
       this.buf = Buffer.from(this.buffer);

@@ -1,0 +1,389 @@
+// proxy-wasm stream flow through a real gateway: the order of callbacks across a chain, pausing and
+// resuming from proxy_on_tick, client aborts while paused, and local replies from every phase.
+// Fixtures: test/fixtures/wasm/{chain,pause,local-reply}.wat (each documents its behaviour at the top).
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { request } from 'undici';
+import { startUpstream, startTestGateway, rawRequest, type TestGateway, type TestUpstream } from './helpers/gateway.ts';
+
+const wasm = (name: string): string => new URL(`./fixtures/wasm/${name}.wasm`, import.meta.url).pathname;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  trailers: NodeJS.Dict<string>;
+}
+
+/**
+ * An upstream that records what it receives and answers as its query asks: status=N, body=TEXT,
+ * h=name:value (repeatable), trailer=VALUE (chunked, trailer x-chain), chunks=a,b,c with gap=MS between.
+ */
+function recordingUpstream(seen: Seen[]): Promise<TestUpstream> {
+  return startUpstream((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString('latin1'), trailers: req.trailers });
+      const q = new URL(req.url!, 'http://upstream').searchParams;
+      const status = Number(q.get('status') ?? 200);
+      const headers: Record<string, string> = { 'content-type': 'text/plain', 'x-upstream': 'yes' };
+      for (const h of q.getAll('h')) headers[h.slice(0, h.indexOf(':'))] = h.slice(h.indexOf(':') + 1);
+      const body = q.get('body') ?? `upstream ${req.url}`;
+      const trailer = q.get('trailer');
+      if (trailer !== null) {
+        res.writeHead(status, { ...headers, trailer: 'x-chain' });
+        res.write(body);
+        res.addTrailers({ 'x-chain': trailer });
+        res.end();
+        return;
+      }
+      const parts = q.get('chunks');
+      if (parts !== null) {
+        const list = parts.split(',');
+        const gap = Number(q.get('gap') ?? 30);
+        res.writeHead(status, headers);
+        const next = (i: number): void => {
+          if (res.destroyed) return;
+          res.write(list[i]);
+          if (i + 1 < list.length) setTimeout(() => next(i + 1), gap);
+          else res.end();
+        };
+        next(0);
+        return;
+      }
+      res.writeHead(status, headers);
+      res.end(status === 204 || status === 304 || req.method === 'HEAD' ? undefined : body);
+    });
+  });
+}
+
+async function send(url: string, options: Parameters<typeof request>[1] = {}) {
+  const res = await request(url, options);
+  const body = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, body, trailers: res.trailers };
+}
+
+/** Waits until the gateway's /stats shows `n` requests in flight (bounded). */
+async function waitActive(gw: TestGateway, n: number): Promise<void> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const stats = (await (await fetch(`${gw.adminUrl}/stats`)).json()) as { active: number };
+    if (stats.active === n) return;
+    if (Date.now() > deadline) assert.fail(`active requests stayed ${stats.active}, expected ${n}`);
+    await sleep(10);
+  }
+}
+
+describe('call order across a chain of two filters', () => {
+  const seen: Seen[] = [];
+  let up: TestUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    up = await recordingUpstream(seen);
+    gw = await startTestGateway({
+      upstreams: { up: { url: up.url } },
+      routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up' }],
+      filters: [
+        { name: 'first', wasm: wasm('chain'), config: 'A' },
+        { name: 'second', wasm: wasm('chain'), config: 'B' },
+      ],
+    });
+  });
+  after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+
+  test('request headers and body run in chain order, response headers and body in reverse', async () => {
+    seen.length = 0;
+    const r = await send(`${gw.url}/order?body=resp`, { method: 'POST', body: 'payload', headers: { 'content-type': 'text/plain' } });
+    assert.equal(r.status, 200);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.headers['x-chain'], 'AB', 'request headers: first, then second');
+    assert.equal(seen[0]!.body, 'payloadAB', 'request body: first appended, then second');
+    assert.equal(r.headers['x-chain'], 'BA', 'response headers: second, then first');
+    assert.equal(r.body, 'respBA', 'response body: second appended, then first');
+  });
+
+  test('request trailers run in chain order, response trailers in reverse', async () => {
+    seen.length = 0;
+    const res = await rawRequest(
+      gw.port,
+      'POST /trailers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: x-chain\r\nConnection: close\r\n\r\n' +
+        '5\r\nhello\r\n0\r\nx-chain: t\r\n\r\n',
+    );
+    assert.equal(res.status, 200);
+    assert.equal(seen[0]!.body, 'hello', 'with trailers the last body chunk is not end_of_stream: nothing appended');
+    assert.equal(seen[0]!.trailers['x-chain'], 'tAB');
+
+    const r = await send(`${gw.url}/trailers?trailer=u&body=b`);
+    assert.equal(r.body, 'b');
+    assert.equal(r.trailers['x-chain'], 'uBA');
+  });
+
+  test('on_context_create comes first; on_log, on_done, on_delete follow the end of the stream', async () => {
+    const r1 = await send(`${gw.url}/a`);
+    const r2 = await send(`${gw.url}/b`);
+    for (const letter of ['a', 'b']) {
+      const t1 = String(r1.headers[`x-trace-${letter}`]);
+      const t2 = String(r2.headers[`x-trace-${letter}`]);
+      // a GET has no request body: create, request headers, response headers
+      assert.match(t1, /CHh$/, `filter ${letter}: ${t1}`);
+      assert.ok(t2.startsWith(t1), `filter ${letter}: the trace only grows`);
+      // after the first response headers: its body chunk(s), then log, done, delete; then the next stream
+      assert.match(t2.slice(t1.length), /^b+LDXCHh$/, `filter ${letter}: ${t2}`);
+    }
+    const r3 = await send(`${gw.url}/c`, { method: 'POST', body: 'x' });
+    assert.match(String(r3.headers['x-trace-a']), /LDXCHB+h$/, 'a request body is seen between request and response headers');
+  });
+
+  test('end_of_stream of headers: set for a GET and for HEAD and 204 responses, not for bodies', async () => {
+    const get = await send(`${gw.url}/eos`);
+    assert.equal(get.headers['x-eos-a'], '10', 'GET: request headers end the request; the response has a body');
+    const head = await send(`${gw.url}/eos`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['x-eos-a'], '11');
+    assert.equal(head.headers['x-eos-b'], '11');
+    const noContent = await send(`${gw.url}/eos?status=204`);
+    assert.equal(noContent.status, 204);
+    assert.equal(noContent.headers['x-eos-a'], '11');
+    assert.equal(noContent.body, '');
+    const post = await send(`${gw.url}/eos`, { method: 'POST', body: 'abc' });
+    assert.equal(post.headers['x-eos-a'], '00');
+  });
+});
+
+describe('pause and continue from proxy_on_tick', () => {
+  const seen: Seen[] = [];
+  let up: TestUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    up = await recordingUpstream(seen);
+    gw = await startTestGateway({
+      upstreams: { up: { url: up.url } },
+      routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up' }],
+      filters: [{ name: 'pause', wasm: wasm('pause') }],
+    });
+  });
+  after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+
+  test('a request paused in on_request_headers reaches the upstream, with the tick\'s header, once the tick continues it', async () => {
+    seen.length = 0;
+    const started = performance.now();
+    const r = await send(`${gw.url}/in`, { headers: { 'x-pause': 'in' } });
+    assert.equal(r.status, 200);
+    assert.ok(performance.now() - started >= 15, 'the request waited for the tick');
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.headers['x-resumed'], 'request', 'a header added from on_tick (effective context = the stream)');
+    assert.equal(r.headers['x-tick'], '00', 'proxy_set_effective_context and proxy_continue_stream(0) answered Ok');
+    assert.match(String(r.headers['x-trace']), /CHRh$/);
+  });
+
+  test('the body of a paused request waits, then reaches the filter after it resumes, and the upstream whole', async () => {
+    seen.length = 0;
+    const r = await send(`${gw.url}/in-body`, { method: 'POST', body: 'hello body', headers: { 'x-pause': 'in' } });
+    assert.equal(r.status, 200);
+    assert.equal(seen[0]!.body, 'hello body');
+    assert.equal(seen[0]!.headers['x-resumed'], 'request');
+    assert.match(String(r.headers['x-trace']), /CHRB+h$/, 'body callbacks only after the resume (R)');
+  });
+
+  test('a response paused in on_response_headers goes out, with the tick\'s header, once the tick continues it', async () => {
+    const r = await send(`${gw.url}/out?body=the%20response`, { headers: { 'x-pause': 'out' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['x-resumed'], 'response');
+    assert.equal(r.headers['x-upstream'], 'yes');
+    assert.equal(r.body, 'the response');
+  });
+
+  test('both directions paused in one stream', async () => {
+    seen.length = 0;
+    const r = await send(`${gw.url}/both?body=ok`, { headers: { 'x-pause': 'both' } });
+    assert.equal(r.status, 200);
+    assert.equal(seen[0]!.headers['x-resumed'], 'request');
+    assert.equal(r.headers['x-resumed'], 'response');
+    assert.equal(r.body, 'ok');
+  });
+
+  test('a local reply sent from on_tick to a paused request (after proxy_set_effective_context)', async () => {
+    seen.length = 0;
+    const r = await send(`${gw.url}/deny`, { headers: { 'x-pause': 'deny' } });
+    assert.equal(r.status, 403);
+    assert.equal(r.body, 'denied from tick\n');
+    assert.equal(seen.length, 0);
+    assert.match(String(r.headers['x-trace']), /CHNh$/, "the reply went through the filter's on_response_headers");
+  });
+
+  test('a request paused in on_request_body at end_of_stream goes on when the tick continues it', async () => {
+    seen.length = 0;
+    const r = await send(`${gw.url}/end`, { method: 'POST', body: 'the whole body', headers: { 'x-pause': 'end' } });
+    assert.equal(r.status, 200);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.body, 'the whole body');
+    assert.match(String(r.headers['x-trace']), /CHB+Rh$/);
+    assert.equal(r.headers['x-tick'], '00');
+  });
+
+  test('a client that gives up on a paused request: the upstream never sees it, the filter still gets on_log/on_done/on_delete', async () => {
+    seen.length = 0;
+    await waitActive(gw, 0);
+    const req = http.request(`${gw.url}/held`, { headers: { 'x-pause': 'hold' } });
+    req.on('error', () => {});
+    req.end();
+    await waitActive(gw, 1);
+    req.destroy();
+    await waitActive(gw, 0);
+    assert.equal(seen.length, 0, 'the upstream never got the paused request');
+    const r = await send(`${gw.url}/after`);
+    assert.equal(r.status, 200);
+    // the aborted stream: create, request headers (paused), then log, done, delete; then this one
+    assert.match(String(r.headers['x-trace']), /CHLDXCHh$/);
+    assert.equal(seen.length, 1);
+  });
+});
+
+describe('local replies (proxy_send_local_response)', () => {
+  const seen: Seen[] = [];
+  let up: TestUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    up = await recordingUpstream(seen);
+    gw = await startTestGateway({
+      upstreams: { up: { url: up.url } },
+      routes: [
+        { name: 'tracer-first', match: { prefix: '/chained' }, upstream: 'up', filters: ['tracer', 'reply'] },
+        { name: 'reply-first', match: { prefix: '/reply-first' }, upstream: 'up', filters: ['reply', 'tracer'] },
+        { name: 'add-trailers', match: { prefix: '/add-trailers' }, upstream: 'up', filters: ['trailers'] },
+        { name: 'all', match: { prefix: '/' }, upstream: 'up', filters: ['reply'] },
+      ],
+      filters: [
+        { name: 'tracer', wasm: wasm('chain'), config: 'A' },
+        { name: 'reply', wasm: wasm('local-reply') },
+        { name: 'trailers', wasm: wasm('trailers') },
+      ],
+    });
+  });
+  after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+
+  test('without a reply the filter sees the upstream response (code details via_upstream)', async () => {
+    seen.length = 0;
+    const r = await send(`${gw.url}/plain?body=fine`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'fine');
+    assert.equal(r.headers['x-filter-saw'], '200');
+    assert.equal(r.headers['x-details'], 'via_upstream');
+    assert.equal(seen.length, 1);
+  });
+
+  test('from on_request_headers: status, body, extra headers, details; the upstream never sees the request', async () => {
+    seen.length = 0;
+    const r = await send(`${gw.url}/deny`, { headers: { 'x-reply-at': 'H' } });
+    assert.equal(r.status, 401);
+    assert.equal(r.body, 'denied\n');
+    assert.equal(r.headers['x-local'], 'H');
+    assert.equal(r.headers['content-length'], '7');
+    assert.equal(r.headers['x-filter-saw'], '401', "the filter's own on_response_headers sees its reply");
+    assert.equal(r.headers['x-details'], 'denied_by_filter', 'response.code_details is the details, spaces made _');
+    assert.equal(r.headers['x-upstream'], undefined);
+    assert.equal(seen.length, 0);
+  });
+
+  test('from on_request_headers of a POST: the body is not forwarded and the connection stays usable', async () => {
+    seen.length = 0;
+    const r1 = await send(`${gw.url}/deny`, { method: 'POST', body: 'x'.repeat(10_000), headers: { 'x-reply-at': 'H' } });
+    assert.equal(r1.status, 401);
+    const r2 = await send(`${gw.url}/next`, { method: 'POST', body: 'small' });
+    assert.equal(r2.status, 200);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.body, 'small');
+  });
+
+  test('from on_request_body after buffering the whole body: the upstream never sees the request', async () => {
+    seen.length = 0;
+    const r = await send(`${gw.url}/body`, { method: 'POST', body: 'some body', headers: { 'x-reply-at': 'B' } });
+    assert.equal(r.status, 400);
+    assert.equal(r.body, 'bad body\n');
+    assert.equal(r.headers['x-local'], 'B');
+    assert.equal(r.headers['x-filter-saw'], '400');
+    assert.equal(seen.length, 0);
+  });
+
+  test('from on_response_headers: replaces the upstream response', async () => {
+    seen.length = 0;
+    const r = await send(`${gw.url}/replace?body=from%20upstream`, { headers: { 'x-reply-at': 'h' } });
+    assert.equal(r.status, 502);
+    assert.equal(r.body, 'replaced\n');
+    assert.equal(r.headers['x-local'], 'h');
+    assert.equal(r.headers['x-upstream'], undefined, 'nothing of the upstream response is left');
+    assert.equal(seen.length, 1, 'the upstream did get the request');
+  });
+
+  test('from on_response_body on the first chunk: the response head was held back, so the reply replaces it', async () => {
+    const r = await send(`${gw.url}/rbody?chunks=one,two&gap=20`, { headers: { 'x-reply-at': 'b' } });
+    assert.equal(r.status, 503);
+    assert.equal(r.body, 'body rejected\n');
+    assert.equal(r.headers['x-local'], 'b');
+    assert.equal(r.headers['x-upstream'], undefined);
+  });
+
+  test('from on_response_body once the response started: the stream is reset, the client sees a cut response', async () => {
+    const res = await request(`${gw.url}/late?chunks=part1,part2,part3&gap=40`, { headers: { 'x-reply-at': 'c' } });
+    assert.equal(res.statusCode, 200, 'the head had gone out with the first chunk');
+    await assert.rejects(res.body.text(), 'the body never completes');
+    // the gateway keeps serving
+    const r = await send(`${gw.url}/after-reset?body=ok`);
+    assert.equal(r.body, 'ok');
+  });
+
+  test('proxy_close_stream from on_request_headers resets the stream: no response, no upstream request', async () => {
+    seen.length = 0;
+    await assert.rejects(send(`${gw.url}/close`, { headers: { 'x-reply-at': 'X' } }));
+    assert.equal(seen.length, 0);
+    const r = await send(`${gw.url}/after-close?body=ok`);
+    assert.equal(r.body, 'ok');
+  });
+
+  test('a reply travels back through the replying filter and the filters before it, not those after it', async () => {
+    seen.length = 0;
+    const r = await send(`${gw.url}/chained`, { headers: { 'x-reply-at': 'H' } });
+    assert.equal(r.status, 401);
+    assert.equal(r.headers['x-chain'], 'A', "the earlier filter's on_response_headers ran on the reply");
+    assert.equal(r.body, 'denied\nA', "and its on_response_body");
+    assert.equal(seen.length, 0);
+
+    const r2 = await send(`${gw.url}/reply-first`, { headers: { 'x-reply-at': 'H' } });
+    assert.equal(r2.status, 401);
+    assert.equal(r2.headers['x-chain'], undefined, 'the later filter never saw the request, nor the reply');
+    assert.equal(r2.body, 'denied\n');
+  });
+
+  test(
+    'trailers added from on_request_body at end_of_stream reach the upstream',
+    async () => {
+      seen.length = 0;
+      const r = await send(`${gw.url}/add-trailers/req`, { method: 'POST', body: 'abc' });
+      assert.equal(r.headers['x-add-status'], '0');
+      assert.equal(seen[0]!.body, 'abc');
+      assert.equal(seen[0]!.trailers['x-added'], 'req');
+    },
+  );
+
+  test(
+    'trailers added from on_response_body at end_of_stream reach the client',
+    async () => {
+      const r = await send(`${gw.url}/add-trailers/resp?body=xyz`);
+      assert.equal(r.body, 'xyz;0', 'the add answered Ok');
+      assert.equal(r.trailers['x-added'], 'resp');
+    },
+  );
+});
