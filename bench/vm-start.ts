@@ -14,7 +14,7 @@ const filtersDir = path.join(repoRoot, 'filters');
 const CONFIGS: Record<string, unknown> = {
   'add-headers': { request: { set: { 'x-a': '1' } }, response: { add: { 'x-powered-by': 'wasmgate' } } },
   'ab-router': { experiment: 'checkout', variants: [{ name: 'a', weight: 50 }, { name: 'b', weight: 50 }] },
-  'json-transform': { set: { '/source': '"wasmgate"' }, remove: ['/password'] },
+  'json-transform': { set: { '/source': 'wasmgate' }, remove: ['/password'] },
 };
 const files = process.argv.length > 2 ? process.argv.slice(2).map((f) => path.resolve(f)) : readdirSync(filtersDir).filter((f) => f.endsWith('.wasm')).map((f) => path.join(filtersDir, f));
 const RUNS = Number(process.env.RUNS ?? 200);

@@ -93,7 +93,7 @@ export const SETUPS: readonly SetupDef[] = [
       startWasmgate(ctx, {
         accessLog: true,
         name: 'wasmgate-json',
-        filters: [{ name: 'json', wasm: 'filters/json-transform.wasm', config: { set: { '/source': '"wasmgate"' }, remove: ['/password'] } }],
+        filters: [{ name: 'json', wasm: 'filters/json-transform.wasm', config: { set: { '/source': 'wasmgate' }, remove: ['/password'] } }],
       }),
   },
   // Not in the default set: the gateway without its access log, to see what the log costs.
