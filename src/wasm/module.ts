@@ -8,6 +8,12 @@ import { AbiVersions, type AbiVersion } from './abi/constants.ts';
 import { ALLOCATORS, CALLBACKS } from './abi/callbacks.ts';
 import { importArea, type ImportArea } from './abi/imports.ts';
 import { ErrorCodes, GatewayError } from '../errors.ts';
+import { limitMemory } from './rewrite.ts';
+
+export interface LoadOptions {
+  /** Cap the module's memory at this many bytes (its maximum is rewritten before compiling). */
+  readonly memoryLimitBytes?: number;
+}
 
 export interface ModuleImport {
   readonly module: string;
@@ -31,6 +37,8 @@ export interface FilterModule {
   readonly imports: readonly ModuleImport[];
   /** Imports that belong to no known ABI. */
   readonly unknownImports: readonly ModuleImport[];
+  /** The memory maximum the module runs with, in bytes (undefined: no limit applied). */
+  readonly memoryMaxBytes: number | undefined;
 }
 
 export class FilterModuleError extends GatewayError {
@@ -45,23 +53,35 @@ export class FilterModuleError extends GatewayError {
 const WASM_MAGIC = Buffer.from([0x00, 0x61, 0x73, 0x6d]);
 
 /** Reads, compiles and checks a filter module. Throws FilterModuleError saying what is wrong. */
-export async function loadFilterModule(file: string): Promise<FilterModule> {
+export async function loadFilterModule(file: string, options: LoadOptions = {}): Promise<FilterModule> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
   } catch (err) {
     throw new FilterModuleError(file, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err);
   }
-  return checkFilterModule(file, bytes);
+  return checkFilterModule(file, bytes, options);
 }
 
 /** Compiles and checks module bytes (`file` names them in messages). */
-export async function checkFilterModule(file: string, bytes: Buffer): Promise<FilterModule> {
+export async function checkFilterModule(file: string, bytes: Buffer, options: LoadOptions = {}): Promise<FilterModule> {
   if (bytes.length < 8 || !bytes.subarray(0, 4).equals(WASM_MAGIC)) {
     throw new FilterModuleError(file, 'not a WebAssembly module (the file does not start with the \\0asm header)');
   }
   const version = bytes.readUInt32LE(4);
   if (version !== 1) throw new FilterModuleError(file, `unsupported WebAssembly binary version ${version} (expected 1)`);
+  let memoryMaxBytes: number | undefined;
+  if (options.memoryLimitBytes !== undefined) {
+    try {
+      const limited = limitMemory(bytes, options.memoryLimitBytes);
+      if (limited !== undefined) {
+        bytes = limited.bytes;
+        memoryMaxBytes = limited.maximumPages * 65536;
+      }
+    } catch (err) {
+      throw new FilterModuleError(file, `cannot apply the memory limit: ${(err as Error).message}`, err);
+    }
+  }
   let module: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(bytes);
@@ -108,5 +128,6 @@ export async function checkFilterModule(file: string, bytes: Buffer): Promise<Fi
     callbacks: CALLBACKS.filter((c) => exported.get(c) === 'function'),
     imports,
     unknownImports: imports.filter((i) => i.area === undefined),
+    memoryMaxBytes,
   };
 }

@@ -1,0 +1,41 @@
+// limits.memory_mb: the module's memory maximum is rewritten before compiling, so a filter that keeps
+// growing fails (its VM is replaced) without taking the gateway's memory.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { startTestGateway, startUpstream } from './helpers/gateway.ts';
+import { loadFilterModule } from '../src/wasm/module.ts';
+
+const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/wasm/${name}.wasm`, import.meta.url));
+
+test('a filter that grows past limits.memory_mb fails its request (503), and a fresh VM serves the next', async (t) => {
+  const seen: string[] = [];
+  const up = await startUpstream((req, res) => {
+    seen.push(String(req.headers['x-memory-pages']));
+    res.end('ok');
+  });
+  const gw = await startTestGateway({
+    upstreams: { app: { url: up.url } },
+    routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+    filters: [{ name: 'hog', wasm: fixture('memory-hog'), limits: { memory_mb: 5 } }],
+  });
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  const statuses: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await fetch(`${gw.url}/`);
+    await r.text();
+    statuses.push(r.status);
+  }
+  // 1 page + 32 per request: 33, 65 pages fit in 5 MiB (80 pages); the third grow would reach 97 pages
+  assert.deepEqual(statuses, [200, 200, 503, 200]);
+  assert.deepEqual(seen, ['33', '65', '33'], 'the fourth request ran on a fresh VM');
+});
+
+test('a module whose initial memory is over limits.memory_mb is refused at load, naming the limit', async () => {
+  await assert.rejects(loadFilterModule(fixture('big-memory'), { memoryLimitBytes: 8 * 1048576 }), /its memory starts at 16 MiB, over the filter's limits\.memory_mb of 8/);
+  const ok = await loadFilterModule(fixture('big-memory'), { memoryLimitBytes: 64 * 1048576 });
+  assert.equal(ok.memoryMaxBytes, 64 * 1048576);
+});
