@@ -298,6 +298,21 @@ describe('local replies (proxy_send_local_response)', () => {
     assert.equal(seen.length, 0);
   });
 
+  test('with a gRPC status, a gRPC request gets a trailers-only gRPC answer; other requests get the HTTP status', async () => {
+    seen.length = 0;
+    const g = await send(`${gw.url}/pkg.Svc/Call`, { method: 'POST', body: '', headers: { 'x-reply-at': 'G', 'content-type': 'application/grpc' } });
+    assert.equal(g.status, 200);
+    assert.equal(g.headers['grpc-status'], '7');
+    assert.equal(g.headers['grpc-message'], 'no%20access');
+    assert.equal(g.headers['content-type'], 'application/grpc');
+    assert.equal(g.body, '');
+    const h = await send(`${gw.url}/plain-http`, { headers: { 'x-reply-at': 'G' } });
+    assert.equal(h.status, 403);
+    assert.equal(h.body, 'no access');
+    assert.equal(h.headers['grpc-status'], undefined);
+    assert.equal(seen.length, 0);
+  });
+
   test('from on_request_headers of a POST: the body is not forwarded and the connection stays usable', async () => {
     seen.length = 0;
     const r1 = await send(`${gw.url}/deny`, { method: 'POST', body: 'x'.repeat(10_000), headers: { 'x-reply-at': 'H' } });

@@ -152,7 +152,14 @@ export class FilterContext implements StreamContext {
   }
 
   sendLocalResponse(status: number, details: string, body: Buffer, headers: string[], grpcStatus: number): void {
-    void grpcStatus;
+    if (grpcStatus >= 0 && grpcStatus <= 16 && isGrpc(this.run.exchange.requestHeaders)) {
+      // as Envoy answers a gRPC request: 200, a trailers-only response carrying grpc-status and the body
+      // as grpc-message
+      headers.push('content-type', 'application/grpc', 'grpc-status', String(grpcStatus));
+      if (body.length > 0) headers.push('grpc-message', encodeURIComponent(body.toString('utf8')));
+      status = 200;
+      body = EMPTY;
+    }
     const reply = { status, details, body, headers, from: this.index };
     if (this.run.calling === this) this.run.pendingReply = reply;
     else this.vm?.defer(() => this.run.reply(reply));
@@ -578,6 +585,11 @@ export class FilterRun {
     });
     return ABORTED;
   }
+}
+
+function isGrpc(h: HeaderMap): boolean {
+  const type = h.get('content-type');
+  return type !== undefined && type.startsWith('application/grpc');
 }
 
 /** The response head of a local reply: status, length, a text type when there is a body, extra headers. */
