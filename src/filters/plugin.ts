@@ -5,7 +5,7 @@
 import type { ResolvedFilter } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { FilterModule } from '../wasm/module.ts';
-import { FilterVm } from '../wasm/vm.ts';
+import { FilterVm, type VmServices } from '../wasm/vm.ts';
 
 const RESTART_BACKOFF_MS = 1000;
 
@@ -23,6 +23,7 @@ export class Plugin {
   readonly module: FilterModule;
   readonly name: string;
   private readonly log: Logger;
+  private readonly services: VmServices | undefined;
   private vm: FilterVm;
   private retryAt = 0;
   readonly stats: PluginStats = { failures: 0, restarts: 0, failedStreams: 0 };
@@ -33,8 +34,9 @@ export class Plugin {
   readonly responseTrailers: boolean;
 
   /** Starts the first VM; throws FilterStartError when the filter refuses to start. */
-  constructor(module: FilterModule, filter: ResolvedFilter, log: Logger) {
+  constructor(module: FilterModule, filter: ResolvedFilter, log: Logger, services?: VmServices) {
     this.filter = filter;
+    this.services = services;
     this.module = module;
     this.name = filter.name;
     this.log = log;
@@ -47,7 +49,7 @@ export class Plugin {
   }
 
   private startVm(): FilterVm {
-    const vm = new FilterVm(this.module, this.filter, this.log);
+    const vm = new FilterVm(this.module, this.filter, this.log, this.services);
     vm.initialize();
     vm.startRootContext();
     vm.onFailure = () => {

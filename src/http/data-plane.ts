@@ -9,6 +9,8 @@ import { createUpstreams, type Upstream } from './upstream.ts';
 import type { CompiledRoute } from './router.ts';
 import type { FilterModule } from '../wasm/module.ts';
 import { FilterChain, Plugin } from '../filters/plugin.ts';
+import { sendCall } from '../filters/http-call.ts';
+import type { VmServices } from '../wasm/vm.ts';
 import { hostname } from 'node:os';
 
 export class DataPlane {
@@ -51,11 +53,16 @@ export class DataPlane {
       r.direct_response === undefined ? undefined : Object.entries(r.direct_response.headers).flat(),
     );
     const plugins = new Map<string, Plugin>();
+    const services: VmServices = {
+      upstream: (name) => this.upstreams.get(name),
+      sendCall,
+      maxCallBodyBytes: config.server.max_buffer_bytes,
+    };
     try {
       for (const f of config.filters) {
         const mod = modules.get(f.name);
         if (mod === undefined) throw new Error(`filter "${f.name}" has no compiled module`);
-        plugins.set(f.name, new Plugin(mod, f, log));
+        plugins.set(f.name, new Plugin(mod, f, log, services));
       }
     } catch (err) {
       for (const p of plugins.values()) p.close();

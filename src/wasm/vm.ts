@@ -6,11 +6,24 @@
 // the plugin replaces it with a fresh instance).
 import type { ResolvedFilter } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
-import { BufferType, WasmResult, type LogLevel } from './abi/constants.ts';
+import { BufferType, HeaderMapType, WasmResult, type LogLevel } from './abi/constants.ts';
 import { GuestMemory } from './memory/codec.ts';
 import { buildImports, type LinkReport } from './host/index.ts';
 import { GuestExit, type StreamHost, type VmHost } from './host/types.ts';
 import type { FilterModule } from './module.ts';
+import { HeaderMap } from '../http/header-map.ts';
+import type { Upstream } from '../http/upstream.ts';
+import type { CallRequest, CallResult } from '../filters/http-call.ts';
+
+/** What a VM may reach outside itself: the gateway's upstreams, for proxy_http_call. */
+export interface VmServices {
+  upstream(name: string): Upstream | undefined;
+  sendCall(req: CallRequest, done: (r: CallResult) => void): void;
+  /** Largest http-call response body accepted. */
+  readonly maxCallBodyBytes: number;
+}
+
+const EMPTY = Buffer.alloc(0);
 import { ErrorCodes, GatewayError } from '../errors.ts';
 
 type Export = (...args: number[]) => number | undefined;
@@ -81,9 +94,17 @@ export class FilterVm {
   private tickTimer: NodeJS.Timeout | undefined = undefined;
   /** Called when the VM fails after start (a trap in any callback). */
   onFailure: ((vm: FilterVm) => void) | undefined = undefined;
+  private readonly services: VmServices | undefined;
+  private nextCallToken = 0;
+  /** Outbound calls started and not yet answered. */
+  pendingCalls = 0;
+  /** The http-call response being delivered (maps 6/7, buffer 4, proxy_get_status). */
+  private callResponse: { headers: HeaderMap; trailers: HeaderMap } | undefined = undefined;
+  private callStatus = { code: 0, message: '' };
 
-  constructor(mod: FilterModule, filter: ResolvedFilter, log: Logger) {
+  constructor(mod: FilterModule, filter: ResolvedFilter, log: Logger, services?: VmServices) {
     this.filter = filter;
+    this.services = services;
     this.module = mod;
     this.log = log.child({ filter: filter.name, rootId: filter.root_id, vmId: filter.vm_id }, { msgPrefix: 'wasm: ' });
     this.vmConfig = Buffer.from(filter.vm_config, 'utf8');
@@ -103,6 +124,9 @@ export class FilterVm {
       setEffectiveContext: (id) => this.setEffectiveContext(id),
       done: () => WasmResult.NotFound, // root contexts never delay their deletion here (no pending on_done)
       setTickPeriod: (ms) => this.setTickPeriod(ms),
+      httpCall: (upstream, headers, body, trailers, timeoutMs) => this.httpCall(upstream, headers, body, trailers, timeoutMs),
+      callResponseMap: (type) => (type === HeaderMapType.HttpCallResponseHeaders ? this.callResponse?.headers : this.callResponse?.trailers),
+      status: () => this.callStatus,
     };
     const { imports, report } = buildImports(mod, host);
     this.link = report;
@@ -213,7 +237,73 @@ export class FilterVm {
     for (const a of actions) a();
   }
 
-  /** A call into the root context (ticks, later: queues, http call responses). */
+  /** proxy_http_call: to an upstream named in gateway.yaml, answered later in proxy_on_http_call_response. */
+  private httpCall(name: string, headers: string[], body: Buffer, trailers: string[], timeoutMs: number): { result: WasmResult; token: number } {
+    void trailers; // undici cannot send request trailers over HTTP/1.1: they are dropped
+    const services = this.services;
+    if (services === undefined) return { result: WasmResult.Unimplemented, token: 0 };
+    const upstream = services.upstream(name);
+    if (upstream === undefined) return { result: WasmResult.BadArgument, token: 0 };
+    let method: string | undefined;
+    let path: string | undefined;
+    let authority: string | undefined;
+    const list: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) {
+      const n = headers[i]!;
+      const v = headers[i + 1]!;
+      if (n === ':method') method = v;
+      else if (n === ':path') path = v;
+      else if (n === ':authority' || n === 'host') authority ??= v;
+      else if (n.charCodeAt(0) !== 58 && n !== 'content-length' && n !== 'transfer-encoding' && n !== 'connection') list.push(n, v);
+    }
+    if (method === undefined || path === undefined || authority === undefined || method === '' || path === '') {
+      return { result: WasmResult.BadArgument, token: 0 };
+    }
+    list.push('host', authority);
+    // tokens as Envoy numbers them: 4, 8, 12, ...
+    this.nextCallToken = (this.nextCallToken + 4) >>> 0 || 4;
+    const token = this.nextCallToken;
+    this.pendingCalls++;
+    services.sendCall({ upstream, method, path, headers: list, body, timeoutMs, maxBodyBytes: services.maxCallBodyBytes }, (r) => {
+      this.pendingCalls--;
+      this.deliverCall(token, r);
+    });
+    return { result: WasmResult.Ok, token };
+  }
+
+  private deliverCall(token: number, r: CallResult): void {
+    if (this.failed) return; // a failed or closed VM is never called again
+    if (r.kind === 'failure') {
+      this.callStatus = { code: WasmResult.BrokenConnection, message: r.message };
+      this.callResponse = { headers: new HeaderMap(), trailers: new HeaderMap() };
+      this.readable = new Map([[BufferType.HttpCallResponseBody, EMPTY]]);
+      try {
+        this.callRoot('proxy_on_http_call_response', token, 0, 0, 0);
+      } finally {
+        this.endCallDelivery();
+      }
+      return;
+    }
+    const headers = new HeaderMap();
+    for (let i = 0; i < r.headers.length; i += 2) headers.add(r.headers[i]!, r.headers[i + 1]!);
+    const trailers = new HeaderMap([], r.trailers);
+    this.callStatus = { code: WasmResult.Ok, message: '' };
+    this.callResponse = { headers, trailers };
+    this.readable = new Map([[BufferType.HttpCallResponseBody, r.body]]);
+    try {
+      this.callRoot('proxy_on_http_call_response', token, headers.size, r.body.length, trailers.size);
+    } finally {
+      this.endCallDelivery();
+    }
+  }
+
+  private endCallDelivery(): void {
+    this.callResponse = undefined;
+    this.callStatus = { code: 0, message: '' };
+    this.readable = new Map();
+  }
+
+  /** A call into the root context (ticks, queues, http call responses). */
   private callRoot(name: string, ...args: number[]): void {
     const fn = this.exports[name];
     if (fn === undefined || this.failed) return;

@@ -1,7 +1,8 @@
 // env host functions of an HTTP stream: header maps, body buffers, stream control, local replies,
 // stream properties, effective context. Thin glue over the StreamHost of the effective context: check
 // and decode arguments, call one method, encode the result, return a status (never throw).
-import { StreamType, WasmResult } from '../abi/constants.ts';
+import { HeaderMapType, StreamType, WasmResult } from '../abi/constants.ts';
+import { copyOut } from './output.ts';
 import { decodePairs } from '../memory/pairs.ts';
 import { HeaderMap } from '../../http/header-map.ts';
 import type { VmHost } from './types.ts';
@@ -16,6 +17,9 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
   /** The map to read, or a status. Outside a stream every map is unavailable. */
   function readable(type: number): HeaderMap | number {
     if (type >>> 0 > MAX_HEADER_MAP) return WasmResult.BadArgument;
+    if (type === HeaderMapType.HttpCallResponseHeaders || type === HeaderMapType.HttpCallResponseTrailers) {
+      return host.callResponseMap(type) ?? WasmResult.BadArgument;
+    }
     const s = host.stream();
     if (s === undefined) return WasmResult.BadArgument;
     return s.headerMap(type, false);
@@ -160,6 +164,29 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
     },
     proxy_set_tick_period_milliseconds(ms) {
       return host.setTickPeriod(ms >>> 0);
+    },
+    proxy_http_call(upPtr, upLen, headersPtr, headersLen, bodyPtr, bodyLen, trailersPtr, trailersLen, timeoutMs, retTokenPtr) {
+      const upstream = mem.utf8(upPtr, upLen);
+      const headerBytes = mem.view8(headersPtr, headersLen);
+      const headers = headerBytes === undefined ? undefined : decodePairs(headerBytes);
+      const body = mem.copy(bodyPtr, bodyLen);
+      const trailerBytes = mem.view8(trailersPtr, trailersLen);
+      const trailers = trailerBytes === undefined ? undefined : decodePairs(trailerBytes);
+      if (upstream === undefined || headerBytes === undefined || body === undefined || trailerBytes === undefined || !mem.inBounds(retTokenPtr, 4)) {
+        return WasmResult.InvalidMemoryAccess;
+      }
+      if (headers === undefined || trailers === undefined) return WasmResult.BadArgument;
+      for (let i = 0; i < headers.length; i += 2) headers[i] = headers[i]!.toLowerCase();
+      for (let i = 0; i < trailers.length; i += 2) trailers[i] = trailers[i]!.toLowerCase();
+      const { result, token } = host.httpCall(upstream, headers, body, trailers, timeoutMs >>> 0);
+      if (result === WasmResult.Ok) mem.writeU32(retTokenPtr, token);
+      return result;
+    },
+    proxy_get_status(codePtr, msgPtrPtr, msgSizePtr) {
+      if (!mem.inBounds(codePtr, 4)) return WasmResult.InvalidMemoryAccess;
+      const s = host.status();
+      mem.writeU32(codePtr, s.code);
+      return copyOut(host, Buffer.from(s.message), msgPtrPtr, msgSizePtr);
     },
     proxy_call_foreign_function(namePtr, nameLen, argsPtr, argsLen, retPtrPtr, retSizePtr) {
       if (mem.latin1(namePtr, nameLen) === undefined || !mem.inBounds(argsPtr, argsLen)) return WasmResult.InvalidMemoryAccess;

@@ -25,6 +25,12 @@ export interface VmHost {
   /** proxy_done: the root finished the shutdown it delayed. */
   done(): WasmResult;
   setTickPeriod(ms: number): WasmResult;
+  /** proxy_http_call: starts a call (the answer comes later to the root context). */
+  httpCall(upstream: string, headers: string[], body: Buffer, trailers: string[], timeoutMs: number): { result: WasmResult; token: number };
+  /** The http-call response maps (6 headers, 7 trailers) while proxy_on_http_call_response runs. */
+  callResponseMap(type: number): HeaderMap | undefined;
+  /** proxy_get_status: the status of the call whose response is being delivered. */
+  status(): { code: number; message: string };
 }
 
 /** One HTTP stream as one filter sees it: what the stream host calls read and change. */
