@@ -147,8 +147,8 @@ test('inspect: shows ABI, callbacks and imports; refuses a bad module with exit 
   assert.match(ok.stdout, /env\.proxy_log +logging: supported$/m);
   assert.match(ok.stdout, /^verdict: +loads; 1 import\(s\) belong to no known ABI and trap if called \(env\.my_custom_host_thing\)$/m);
   const partial = spawnSync(process.execPath, [BIN, 'inspect', fixture('configure')], { encoding: 'utf8' });
-  assert.match(partial.stdout, /env\.proxy_http_call +http call: not supported yet \(answers Unimplemented\)$/m);
-  assert.match(partial.stdout, /^verdict: +loads; 1 import\(s\) answer Unimplemented\/ENOSYS if called \(env\.proxy_http_call\)$/m);
+  assert.match(partial.stdout, /env\.proxy_grpc_cancel +grpc: not supported yet \(answers Unimplemented\)$/m);
+  assert.match(partial.stdout, /^verdict: +loads; 1 import\(s\) answer Unimplemented\/ENOSYS if called \(env\.proxy_grpc_cancel\)$/m);
   const bad = spawnSync(process.execPath, [BIN, 'inspect', fixture('no-abi')], { encoding: 'utf8' });
   assert.equal(bad.status, 65);
   assert.match(bad.stderr, /no-abi\.wasm: no proxy-wasm ABI version export/);

@@ -41,7 +41,7 @@ test('a filter starts: stdout goes to its log, it reads plugin_root_id and its c
     ['info', 'wasm: my-root', 'configure'],
     ['info', 'wasm: {"response":{"add":{"x-powered-by":"wasmgate"}}}', 'configure'],
   ]);
-  assert.deepEqual(vm.link.unimplemented, ['env.proxy_http_call'], 'unused ABI imports still link');
+  assert.deepEqual(vm.link.unimplemented, ['env.proxy_grpc_cancel'], 'unused ABI imports still link');
 });
 
 test('proxy_on_configure returning false refuses the filter, showing its own log lines', async () => {

@@ -3,9 +3,14 @@ import http from 'node:http';
 import type { Supervisor } from '../worker/supervisor.ts';
 import type { Logger } from '../observability/logger.ts';
 import { toPrometheus, toJsonStats } from './prometheus.ts';
+import { filterMetricsToPrometheus } from './filter-metrics.ts';
+import { SharedStore } from '../wasm/shared/store.ts';
+import { MetricsStore } from '../wasm/shared/metrics.ts';
 
 export function createAdminServer(sup: Supervisor, log: Logger): http.Server {
   const alog = log.child({ component: 'admin' });
+  // filter-defined metrics live in shared memory: read here, without asking the workers
+  const metrics = new MetricsStore(sup.shared.metrics, new SharedStore(sup.shared.store));
   return http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, type: string, body: string): void => {
@@ -33,7 +38,12 @@ export function createAdminServer(sup: Supervisor, log: Logger): http.Server {
         return;
       case '/stats/prometheus':
         sup.collectStats().then(
-          ({ total }) => send(200, 'text/plain; version=0.0.4; charset=utf-8', toPrometheus(total, { workers: sup.workersListening, workerRestarts: sup.restarts })),
+          ({ total }) =>
+            send(
+              200,
+              'text/plain; version=0.0.4; charset=utf-8',
+              toPrometheus(total, { workers: sup.workersListening, workerRestarts: sup.restarts }) + filterMetricsToPrometheus(metrics.snapshot()),
+            ),
           (err: unknown) => {
             alog.error({ err }, 'stats collection failed');
             send(500, 'text/plain', 'stats unavailable\n');

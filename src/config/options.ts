@@ -81,6 +81,7 @@ export interface GatewayOptions {
   workers?: number;
   log: { level: LogLevel };
   access_log: { enabled: boolean };
+  shared_data: { max_entries: number; max_bytes: number };
   server: ServerOptions;
   upstreams: Record<string, UpstreamOptions>;
   routes: RouteOptions[];

@@ -107,6 +107,8 @@ export interface ResolvedConfig {
   readonly workers: number;
   readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
   readonly access_log: ResolvedAccessLog;
+  /** Capacity of the store behind shared data and shared queues. */
+  readonly shared_data: { readonly max_entries: number; readonly max_bytes: number };
   readonly server: ResolvedServer;
   readonly upstreams: Readonly<Record<string, ResolvedUpstream>>;
   readonly routes: readonly ResolvedRoute[];

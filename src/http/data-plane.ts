@@ -11,6 +11,7 @@ import type { FilterModule } from '../wasm/module.ts';
 import { FilterChain, Plugin } from '../filters/plugin.ts';
 import { sendCall } from '../filters/http-call.ts';
 import type { VmServices } from '../wasm/vm.ts';
+import type { SharedState } from '../wasm/shared/vm-shared.ts';
 import { hostname } from 'node:os';
 
 export class DataPlane {
@@ -37,7 +38,13 @@ export class DataPlane {
   readonly nodeId = `wasmgate~${hostname()}~${process.pid}`;
 
   /** Starts every filter's VM: throws FilterStartError when one refuses to start. */
-  constructor(config: ResolvedConfig, log: Logger, accessLog: AccessLog | undefined, modules: ReadonlyMap<string, FilterModule> = new Map()) {
+  constructor(
+    config: ResolvedConfig,
+    log: Logger,
+    accessLog: AccessLog | undefined,
+    modules: ReadonlyMap<string, FilterModule> = new Map(),
+    shared?: SharedState,
+  ) {
     this.config = config;
     this.log = log;
     this.router = new Router(config);
@@ -54,6 +61,7 @@ export class DataPlane {
     );
     const plugins = new Map<string, Plugin>();
     const services: VmServices = {
+      ...(shared === undefined ? {} : { shared }),
       upstream: (name) => this.upstreams.get(name),
       sendCall,
       maxCallBodyBytes: config.server.max_buffer_bytes,

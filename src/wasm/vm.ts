@@ -14,9 +14,12 @@ import type { FilterModule } from './module.ts';
 import { HeaderMap } from '../http/header-map.ts';
 import type { Upstream } from '../http/upstream.ts';
 import type { CallRequest, CallResult } from '../filters/http-call.ts';
+import { VmShared, type SharedState } from './shared/vm-shared.ts';
 
-/** What a VM may reach outside itself: the gateway's upstreams, for proxy_http_call. */
+/** What a VM may reach outside itself: the gateway's upstreams (proxy_http_call) and the shared state. */
 export interface VmServices {
+  /** Shared data, queues and metrics; absent where there are no workers (wasmgate validate). */
+  readonly shared?: SharedState;
   upstream(name: string): Upstream | undefined;
   sendCall(req: CallRequest, done: (r: CallResult) => void): void;
   /** Largest http-call response body accepted. */
@@ -101,6 +104,7 @@ export class FilterVm {
   /** The http-call response being delivered (maps 6/7, buffer 4, proxy_get_status). */
   private callResponse: { headers: HeaderMap; trailers: HeaderMap } | undefined = undefined;
   private callStatus = { code: 0, message: '' };
+  private readonly sharedView: VmShared | undefined;
 
   constructor(mod: FilterModule, filter: ResolvedFilter, log: Logger, services?: VmServices) {
     this.filter = filter;
@@ -127,6 +131,7 @@ export class FilterVm {
       httpCall: (upstream, headers, body, trailers, timeoutMs) => this.httpCall(upstream, headers, body, trailers, timeoutMs),
       callResponseMap: (type) => (type === HeaderMapType.HttpCallResponseHeaders ? this.callResponse?.headers : this.callResponse?.trailers),
       status: () => this.callStatus,
+      shared: () => this.sharedView,
     };
     const { imports, report } = buildImports(mod, host);
     this.link = report;
@@ -138,6 +143,21 @@ export class FilterVm {
     }
     this.exports = instance.exports as Record<string, Export>;
     memory.attach(instance.exports.memory as WebAssembly.Memory);
+    if (services?.shared !== undefined) {
+      const vm = this;
+      this.sharedView = new VmShared(services.shared, filter.vm_id, filter.name, {
+        queueReady: (id) => vm.callRoot('proxy_on_queue_ready', id),
+        get alive() {
+          return !vm.failed;
+        },
+      });
+      let warned = false;
+      this.sharedView.onFull = () => {
+        if (warned) return;
+        warned = true;
+        this.log.warn('the shared data store is full: new keys and queue items are refused (raise shared_data.max_entries / max_bytes)');
+      };
+    }
     const e = this.exports;
     this.callbacks = {
       onContextCreate: e.proxy_on_context_create,

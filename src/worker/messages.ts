@@ -10,6 +10,8 @@ export interface WorkerInit {
   readonly port: number;
   /** Each filter's module, compiled once on the main thread (WebAssembly.Module crosses threads). */
   readonly modules: ReadonlyArray<readonly [string, FilterModule]>;
+  /** The process-wide shared data store and metric cells (SharedArrayBuffers, the same in every worker). */
+  readonly shared: { readonly store: SharedArrayBuffer; readonly metrics: SharedArrayBuffer };
 }
 
 export type ToWorker =

@@ -7,6 +7,11 @@ import { sumSnapshots, type StatsSnapshot } from '../observability/stats.ts';
 import { ErrorCodes, GatewayError } from '../errors.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 import type { FilterModule } from '../wasm/module.ts';
+import { SharedStore } from '../wasm/shared/store.ts';
+import { MetricsStore } from '../wasm/shared/metrics.ts';
+
+/** Filter-defined metrics the process holds (each distinct filter, type and name takes one). */
+export const MAX_METRICS = 8192;
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
 
@@ -33,9 +38,16 @@ export class Supervisor {
 
   private readonly modules: ReadonlyArray<readonly [string, FilterModule]>;
 
+  /** The shared data store and metric cells every worker maps. */
+  readonly shared: { readonly store: SharedArrayBuffer; readonly metrics: SharedArrayBuffer };
+
   constructor(config: ResolvedConfig, log: Logger, modules: ReadonlyMap<string, FilterModule> = new Map()) {
     this.config = config;
     this.modules = [...modules];
+    this.shared = {
+      store: SharedStore.create({ maxEntries: config.shared_data.max_entries, maxBytes: config.shared_data.max_bytes }),
+      metrics: MetricsStore.create(MAX_METRICS),
+    };
     this.log = log.child({ component: 'supervisor' });
     for (let id = 0; id < config.workers; id++) this.slots.push({ id, worker: undefined, listening: false, crashes: 0, restartTimer: undefined });
   }
@@ -57,7 +69,7 @@ export class Supervisor {
   }
 
   private spawn(slot: Slot): Promise<number> {
-    const init: WorkerInit = { workerId: slot.id, config: this.config, port: this.port, modules: this.modules };
+    const init: WorkerInit = { workerId: slot.id, config: this.config, port: this.port, modules: this.modules, shared: this.shared };
     const worker = new Worker(WORKER_URL, { workerData: init, stdout: false, stderr: false });
     slot.worker = worker;
     slot.listening = false;

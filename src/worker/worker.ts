@@ -6,6 +6,10 @@ import { AccessLog } from '../observability/access-log.ts';
 import { LineWriter } from '../observability/line-writer.ts';
 import { createGatewayServer } from '../http/server.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+import { SharedStore } from '../wasm/shared/store.ts';
+import { MetricsStore } from '../wasm/shared/metrics.ts';
+import { QueueHub } from '../wasm/shared/queues.ts';
+import type { SharedState } from '../wasm/shared/vm-shared.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -14,9 +18,11 @@ const post = (m: FromWorker): void => port.postMessage(m);
 const log = createRootLogger(init.config.log.level, { bindings: { worker: init.workerId } });
 const lines = new LineWriter(1);
 const accessLog = init.config.access_log.enabled ? new AccessLog(lines, init.workerId) : undefined;
+const store = new SharedStore(init.shared.store);
+const shared: SharedState = { store, queues: new QueueHub(store, init.workerId), metrics: new MetricsStore(init.shared.metrics, store) };
 let plane: DataPlane;
 try {
-  plane = new DataPlane(init.config, log, accessLog, new Map(init.modules));
+  plane = new DataPlane(init.config, log, accessLog, new Map(init.modules), shared);
 } catch (err) {
   // a filter refused to start in this worker: report it and end the thread
   post({ type: 'start_failed', message: (err as Error).message });
@@ -41,6 +47,7 @@ port.on('message', (msg: ToWorker) => {
     case 'drain':
       void gw.drain(msg.timeoutMs).then(async ({ forced }) => {
         await plane.destroy();
+        shared.queues.close();
         lines.flushSync();
         log.flush(() => {
           post({ type: 'drained', forced });

@@ -7,6 +7,7 @@ import { WASI_MODULES } from '../abi/imports.ts';
 import type { FilterModule } from '../module.ts';
 import { generalImports } from './general.ts';
 import { httpImports } from './http.ts';
+import { sharedImports } from './shared.ts';
 import { runtimeImports } from './runtime.ts';
 import { GuestExit, type VmHost } from './types.ts';
 import { wasiImports } from './wasi.ts';
@@ -21,7 +22,7 @@ export interface LinkReport {
 }
 
 export function buildImports(mod: FilterModule, host: VmHost): { imports: WebAssembly.Imports; report: LinkReport } {
-  const env: Record<string, HostFn> = { ...generalImports(host), ...httpImports(host), ...runtimeImports(host) };
+  const env: Record<string, HostFn> = { ...generalImports(host), ...httpImports(host), ...sharedImports(host), ...runtimeImports(host) };
   const wasi: Record<string, HostFn> = wasiImports(host);
   const imports: WebAssembly.Imports = {};
   const unimplemented: string[] = [];
@@ -69,7 +70,7 @@ function implementedTables(): { env: ReadonlySet<string>; wasi: ReadonlySet<stri
     // the tables only close over the host; building them with a placeholder calls nothing
     const host = { memory: undefined, abi: '0.2.1' } as unknown as VmHost;
     tablesCache = {
-      env: new Set(Object.keys({ ...generalImports(host), ...httpImports(host), ...runtimeImports(host) })),
+      env: new Set(Object.keys({ ...generalImports(host), ...httpImports(host), ...sharedImports(host), ...runtimeImports(host) })),
       wasi: new Set(Object.keys(wasiImports(host))),
     };
   }

@@ -5,6 +5,7 @@ import type { GuestMemory } from '../memory/codec.ts';
 import type { AbiVersion, LogLevel, WasmResult } from '../abi/constants.ts';
 import type { HeaderMap } from '../../http/header-map.ts';
 import type { BodyBuffer } from '../../http/body-buffer.ts';
+import type { VmShared } from '../shared/vm-shared.ts';
 
 export interface VmHost {
   readonly memory: GuestMemory;
@@ -31,6 +32,8 @@ export interface VmHost {
   callResponseMap(type: number): HeaderMap | undefined;
   /** proxy_get_status: the status of the call whose response is being delivered. */
   status(): { code: number; message: string };
+  /** The VM's view of shared data, queues and metrics; undefined without shared state. */
+  shared(): VmShared | undefined;
 }
 
 /** One HTTP stream as one filter sees it: what the stream host calls read and change. */

@@ -1,0 +1,274 @@
+// The shared key-value store behind proxy_get_shared_data / proxy_set_shared_data (and the shared
+// queues), visible to every VM of every worker thread: one SharedArrayBuffer made by the main thread,
+// guarded by one lock taken with Atomics. Operations are a few hundred nanoseconds, so a single lock is
+// enough; contention shows up as a short spin, never as a blocked event loop.
+//
+// Layout (all little-endian through typed arrays):
+//   header  Int32 × 8: lock, cas counter, live entries, arena bytes used, slot count, arena size,
+//           max entries, deleted slots
+//   slots   slotCount × 6 u32: state (0 empty, 1 used, 2 deleted), hash, offset, key length,
+//           value length, cas
+//   arena   key bytes then value bytes of each entry, appended; space of replaced values is reclaimed
+//           by compacting when the arena is full
+// Capacity is fixed at creation: a full store refuses new keys (and values that do not fit) instead of
+// growing.
+
+const H_LOCK = 0;
+const H_CAS = 1;
+const H_LIVE = 2;
+const H_USED = 3;
+const H_SLOTS = 4;
+const H_ARENA = 5;
+const H_MAX_ENTRIES = 6;
+const H_DELETED = 7;
+const HEADER_INTS = 8;
+const SLOT_INTS = 6;
+const S_STATE = 0;
+const S_HASH = 1;
+const S_OFF = 2;
+const S_KLEN = 3;
+const S_VLEN = 4;
+const S_CAS = 5;
+const EMPTY = 0;
+const USED = 1;
+const DELETED = 2;
+
+export type SetResult = 'ok' | 'cas_mismatch' | 'full';
+
+export interface StoreLimits {
+  /** Most keys (shared data and queue items together). */
+  readonly maxEntries: number;
+  /** Bytes for keys and values. */
+  readonly maxBytes: number;
+}
+
+export class SharedStore {
+  readonly sab: SharedArrayBuffer;
+  private readonly header: Int32Array;
+  private readonly slots: Uint32Array;
+  private readonly arena: Buffer;
+  private readonly slotCount: number;
+  private readonly maxEntries: number;
+
+  static create(limits: StoreLimits): SharedArrayBuffer {
+    let slotCount = 16;
+    while (slotCount < limits.maxEntries * 2) slotCount *= 2;
+    const sab = new SharedArrayBuffer(HEADER_INTS * 4 + slotCount * SLOT_INTS * 4 + limits.maxBytes);
+    const h = new Int32Array(sab, 0, HEADER_INTS);
+    h[H_SLOTS] = slotCount;
+    h[H_ARENA] = limits.maxBytes;
+    h[H_MAX_ENTRIES] = limits.maxEntries;
+    return sab;
+  }
+
+  constructor(sab: SharedArrayBuffer) {
+    this.sab = sab;
+    this.header = new Int32Array(sab, 0, HEADER_INTS);
+    this.slotCount = this.header[H_SLOTS]!;
+    this.maxEntries = this.header[H_MAX_ENTRIES]!;
+    this.slots = new Uint32Array(sab, HEADER_INTS * 4, this.slotCount * SLOT_INTS);
+    this.arena = Buffer.from(sab, HEADER_INTS * 4 + this.slotCount * SLOT_INTS * 4, this.header[H_ARENA]!);
+  }
+
+  /** The value and CAS of a key, or undefined. */
+  get(key: Buffer): { value: Buffer; cas: number } | undefined {
+    this.lock();
+    try {
+      const s = this.find(key, hashOf(key));
+      if (s < 0) return undefined;
+      const base = s * SLOT_INTS;
+      const off = this.slots[base + S_OFF]! + this.slots[base + S_KLEN]!;
+      return { value: Buffer.from(this.arena.subarray(off, off + this.slots[base + S_VLEN]!)), cas: this.slots[base + S_CAS]! };
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Stores a value. cas 0 sets unconditionally; a non-zero cas must match the key's current one (a
+   * missing key is created whatever the cas, as Envoy does). Every successful set gets a new CAS.
+   */
+  set(key: Buffer, value: Uint8Array, cas: number): SetResult {
+    this.lock();
+    try {
+      return this.setLocked(key, value, cas);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Runs `fn` under the store's lock (for multi-key operations such as queues). */
+  withLock<T>(fn: () => T): T {
+    this.lock();
+    try {
+      return fn();
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Lock-held variants, for withLock. */
+  getLocked(key: Buffer): Buffer | undefined {
+    const s = this.find(key, hashOf(key));
+    if (s < 0) return undefined;
+    const base = s * SLOT_INTS;
+    const off = this.slots[base + S_OFF]! + this.slots[base + S_KLEN]!;
+    return Buffer.from(this.arena.subarray(off, off + this.slots[base + S_VLEN]!));
+  }
+
+  setLocked(key: Buffer, value: Uint8Array, cas: number): SetResult {
+    const hash = hashOf(key);
+    const s = this.find(key, hash);
+    const slots = this.slots;
+    if (s >= 0) {
+      const base = s * SLOT_INTS;
+      if (cas !== 0 && slots[base + S_CAS] !== cas) return 'cas_mismatch';
+      const klen = slots[base + S_KLEN]!;
+      const vlen = slots[base + S_VLEN]!;
+      if (value.length <= vlen) {
+        // fits where the old value was
+        // fits where the old value was (the rest is reclaimed at the next compaction)
+        this.arena.set(value, slots[base + S_OFF]! + klen);
+      } else {
+        const off = this.allocate(klen + value.length, s);
+        if (off < 0) return 'full';
+        this.arena.copyWithin(off, slots[base + S_OFF]!, slots[base + S_OFF]! + klen);
+        this.arena.set(value, off + klen);
+        slots[base + S_OFF] = off;
+      }
+      slots[base + S_VLEN] = value.length;
+      slots[base + S_CAS] = this.nextCas();
+      return 'ok';
+    }
+    if (this.header[H_LIVE]! >= this.maxEntries) return 'full';
+    const off = this.allocate(key.length + value.length, -1);
+    if (off < 0) return 'full';
+    this.arena.set(key, off);
+    this.arena.set(value, off + key.length);
+    const slot = this.freeSlot(hash);
+    const base = slot * SLOT_INTS;
+    slots[base + S_STATE] = USED;
+    slots[base + S_HASH] = hash;
+    slots[base + S_OFF] = off;
+    slots[base + S_KLEN] = key.length;
+    slots[base + S_VLEN] = value.length;
+    slots[base + S_CAS] = this.nextCas();
+    this.header[H_LIVE]!++;
+    return 'ok';
+  }
+
+  /** Removes a key (queues use it; the ABI has no delete for shared data). */
+  deleteLocked(key: Buffer): void {
+    const s = this.find(key, hashOf(key));
+    if (s < 0) return;
+    this.slots[s * SLOT_INTS + S_STATE] = DELETED;
+    this.header[H_LIVE]!--;
+    // deleted slots lengthen every probe for a missing key: rebuild the table when they pile up
+    if (++this.header[H_DELETED]! > this.slotCount >> 2) this.rehash();
+  }
+
+  /** Re-inserts every live entry into a clean table (no deleted slots left). */
+  private rehash(): void {
+    const slots = this.slots;
+    const live: number[][] = [];
+    for (let i = 0; i < this.slotCount; i++) {
+      const base = i * SLOT_INTS;
+      if (slots[base + S_STATE] === USED) live.push(Array.from(slots.subarray(base, base + SLOT_INTS)));
+    }
+    slots.fill(0);
+    for (const e of live) slots.set(e, this.freeSlot(e[S_HASH]!) * SLOT_INTS);
+    this.header[H_DELETED] = 0;
+  }
+
+  /** A fresh id from the CAS counter (never 0), for queue ids. */
+  nextId(): number {
+    return this.nextCas();
+  }
+
+  private nextCas(): number {
+    let c = (this.header[H_CAS]! + 1) >>> 0;
+    if (c === 0) c = 1;
+    this.header[H_CAS] = c | 0;
+    return c;
+  }
+
+  private find(key: Buffer, hash: number): number {
+    const mask = this.slotCount - 1;
+    const slots = this.slots;
+    for (let i = hash & mask, n = 0; n < this.slotCount; i = (i + 1) & mask, n++) {
+      const base = i * SLOT_INTS;
+      const state = slots[base + S_STATE];
+      if (state === EMPTY) return -1;
+      if (state === USED && slots[base + S_HASH] === hash && slots[base + S_KLEN] === key.length) {
+        const off = slots[base + S_OFF]!;
+        if (this.arena.compare(key, 0, key.length, off, off + key.length) === 0) return i;
+      }
+    }
+    return -1;
+  }
+
+  private freeSlot(hash: number): number {
+    const mask = this.slotCount - 1;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const state = this.slots[i * SLOT_INTS + S_STATE];
+      if (state === DELETED) this.header[H_DELETED]!--;
+      if (state !== USED) return i;
+    }
+  }
+
+  /** Arena space for `size` bytes (compacting when needed), or -1. `keep` is a slot being rewritten. */
+  private allocate(size: number, keep: number): number {
+    const arenaSize = this.arena.length;
+    if (this.header[H_USED]! + size <= arenaSize) {
+      const off = this.header[H_USED]!;
+      this.header[H_USED] = off + size;
+      return off;
+    }
+    this.compact();
+    void keep;
+    if (this.header[H_USED]! + size > arenaSize) return -1;
+    const off = this.header[H_USED]!;
+    this.header[H_USED] = off + size;
+    return off;
+  }
+
+  /** Moves every live entry to the front of the arena, dropping replaced and deleted bytes. */
+  private compact(): void {
+    const slots = this.slots;
+    const live: number[] = [];
+    for (let i = 0; i < this.slotCount; i++) if (slots[i * SLOT_INTS + S_STATE] === USED) live.push(i);
+    live.sort((a, b) => slots[a * SLOT_INTS + S_OFF]! - slots[b * SLOT_INTS + S_OFF]!);
+    let at = 0;
+    for (const i of live) {
+      const base = i * SLOT_INTS;
+      const off = slots[base + S_OFF]!;
+      const len = slots[base + S_KLEN]! + slots[base + S_VLEN]!;
+      if (off !== at) this.arena.copyWithin(at, off, off + len);
+      slots[base + S_OFF] = at;
+      at += len;
+    }
+    this.header[H_USED] = at;
+  }
+
+  private lock(): void {
+    const h = this.header;
+    for (let spins = 0; Atomics.compareExchange(h, H_LOCK, 0, 1) !== 0; spins++) {
+      if (spins > 64) Atomics.wait(h, H_LOCK, 1, 1);
+    }
+  }
+
+  private unlock(): void {
+    Atomics.store(this.header, H_LOCK, 0);
+    Atomics.notify(this.header, H_LOCK, 1);
+  }
+}
+
+/** FNV-1a, 32 bits. */
+function hashOf(key: Buffer): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key[i]!;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
