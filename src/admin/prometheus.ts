@@ -1,5 +1,6 @@
 // The stats snapshot in Prometheus text exposition format (version 0.0.4).
 import type { ClassCounts, StatsSnapshot } from '../observability/stats.ts';
+import { SECONDS_BOUNDS, type Histogram } from '../filters/filter-cost.ts';
 
 const CLASS_LABELS = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -9,7 +10,17 @@ function escapeLabel(v: string): string {
 
 class Exposition {
   private readonly out: string[] = [];
-  family(name: string, type: 'counter' | 'gauge', help: string): void {
+  histogram(name: string, labels: Record<string, string>, h: Histogram): void {
+    let cumulative = 0;
+    SECONDS_BOUNDS.forEach((bound, i) => {
+      cumulative += h.buckets[i] ?? 0;
+      this.sample(`${name}_bucket`, { ...labels, le: String(bound) }, cumulative);
+    });
+    this.sample(`${name}_bucket`, { ...labels, le: '+Inf' }, h.count);
+    this.sample(`${name}_sum`, labels, h.sum);
+    this.sample(`${name}_count`, labels, h.count);
+  }
+  family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string): void {
     this.out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   }
   sample(name: string, labels: Record<string, string>, value: number): void {
@@ -53,11 +64,38 @@ export function toPrometheus(s: StatsSnapshot, extra: { workers: number; workerR
   for (const [upstream, u] of Object.entries(s.upstreams)) {
     for (const [reason, n] of Object.entries(u.errors)) e.sample('wasmgate_upstream_errors_total', { upstream, reason }, n);
   }
+  filterFamilies(e, s);
   e.family('wasmgate_workers', 'gauge', 'Worker threads listening.');
   e.sample('wasmgate_workers', {}, extra.workers);
   e.family('wasmgate_worker_restarts_total', 'counter', 'Workers replaced after they died.');
   e.sample('wasmgate_worker_restarts_total', {}, extra.workerRestarts);
   return e.text();
+}
+
+/** What each filter costs, counted by the host (no filter code involved). */
+function filterFamilies(e: Exposition, s: StatsSnapshot): void {
+  const filters = Object.entries(s.filters);
+  if (filters.length === 0) return;
+  e.family('wasmgate_filter_calls_total', 'counter', 'Calls into each filter, by callback.');
+  for (const [filter, f] of filters) for (const [callback, n] of Object.entries(f.calls)) e.sample('wasmgate_filter_calls_total', { filter, callback }, n);
+  e.family('wasmgate_filter_phase_seconds', 'histogram', 'Time of each call into a filter, by phase (request, response, log, root).');
+  for (const [filter, f] of filters) for (const [phase, h] of Object.entries(f.phase_seconds)) e.histogram('wasmgate_filter_phase_seconds', { filter, phase }, h);
+  e.family('wasmgate_filter_http_calls_total', 'counter', 'Outbound calls a filter made (proxy_http_call).');
+  for (const [filter, f] of filters) e.sample('wasmgate_filter_http_calls_total', { filter }, f.http_calls);
+  e.family('wasmgate_filter_http_call_failures_total', 'counter', 'Outbound calls answered without a response (reset, too large).');
+  for (const [filter, f] of filters) e.sample('wasmgate_filter_http_call_failures_total', { filter }, f.http_call_failures);
+  e.family('wasmgate_filter_http_call_seconds', 'histogram', 'Latency of outbound calls, until the answer was delivered.');
+  for (const [filter, f] of filters) e.histogram('wasmgate_filter_http_call_seconds', { filter }, f.http_call_seconds);
+  e.family('wasmgate_filter_failures_total', 'counter', 'VM failures by cause (unreachable, memory_access, stack_overflow, abort, exit, trap, restart_failed, ...).');
+  for (const [filter, f] of filters) for (const [cause, n] of Object.entries(f.failures)) e.sample('wasmgate_filter_failures_total', { filter, cause }, n);
+  e.family('wasmgate_filter_failed_streams_total', 'counter', 'Requests a failing filter answered 503 (fail closed) or let through without it (fail open).');
+  for (const [filter, f] of filters) e.sample('wasmgate_filter_failed_streams_total', { filter }, f.failed_streams);
+  e.family('wasmgate_filter_vm_restarts_total', 'counter', 'Fresh VMs started to replace failed ones.');
+  for (const [filter, f] of filters) e.sample('wasmgate_filter_vm_restarts_total', { filter }, f.vm_restarts);
+  e.family('wasmgate_filter_vms', 'gauge', 'Live VM instances of each filter (one per worker).');
+  for (const [filter, f] of filters) e.sample('wasmgate_filter_vms', { filter }, f.vms);
+  e.family('wasmgate_filter_memory_bytes', 'gauge', 'Linear memory of the live VMs of each filter.');
+  for (const [filter, f] of filters) e.sample('wasmgate_filter_memory_bytes', { filter }, f.memory_bytes);
 }
 
 type ClassObject = Record<(typeof CLASS_LABELS)[number], number>;

@@ -8,6 +8,7 @@ import { TRAPPED, type FilterVm, type StreamContext } from '../wasm/vm.ts';
 import { HeaderMap } from '../http/header-map.ts';
 import { BodyBuffer } from '../http/body-buffer.ts';
 import type { FilterChain, Plugin } from './plugin.ts';
+import { Callback } from './filter-cost.ts';
 
 /** The HTTP stream a chain runs on. */
 export interface Exchange {
@@ -295,9 +296,9 @@ export class FilterRun {
       if (!c.created && !this.create(c)) continue;
       const vm = c.vm!;
       const cb = vm.callbacks;
-      if (cb.onLog !== undefined) vm.call(cb.onLog, c, 0, 0, 0);
-      if (cb.onDone !== undefined) vm.call(cb.onDone, c, 0, 0, 0);
-      if (cb.onDelete !== undefined) vm.call(cb.onDelete, c, 0, 0, 0);
+      if (cb.onLog !== undefined) vm.call(Callback.Log, cb.onLog, c, 0, 0, 0);
+      if (cb.onDone !== undefined) vm.call(Callback.Done, cb.onDone, c, 0, 0, 0);
+      if (cb.onDelete !== undefined) vm.call(Callback.Delete, cb.onDelete, c, 0, 0, 0);
       vm.removeStream(c);
     }
   }
@@ -496,7 +497,7 @@ export class FilterRun {
     c.created = true;
     vm.addStream(c);
     const fn = vm.callbacks.onContextCreate;
-    if (fn !== undefined) return vm.call(fn, c, vm.rootContextId, 0, 0) !== TRAPPED;
+    if (fn !== undefined) return vm.call(Callback.ContextCreate, fn, c, vm.rootContextId, 0, 0) !== TRAPPED;
     return true;
   }
 
@@ -506,7 +507,7 @@ export class FilterRun {
     const fn = d.kind === REQ ? vm.callbacks.onRequestHeaders : vm.callbacks.onResponseHeaders;
     if (fn === undefined) return CONTINUE;
     const map = d.kind === REQ ? this.exchange.requestHeaders : this.exchange.responseHeaders!;
-    return this.after(d, c, this.invoke(vm, fn, c, map.size, d.headersEos ? 1 : 0));
+    return this.after(d, c, this.invoke(d.kind === REQ ? Callback.RequestHeaders : Callback.ResponseHeaders, vm, fn, c, map.size, d.headersEos ? 1 : 0));
   }
 
   private callBody(d: Direction, c: FilterContext, size: number, eos: boolean): number {
@@ -515,7 +516,7 @@ export class FilterRun {
     const fn = d.kind === REQ ? vm.callbacks.onRequestBody : vm.callbacks.onResponseBody;
     if (fn === undefined) return CONTINUE;
     this.inBodyEos = eos ? c.dirs[d.kind] : undefined;
-    const r = this.invoke(vm, fn, c, size, eos ? 1 : 0);
+    const r = this.invoke(d.kind === REQ ? Callback.RequestBody : Callback.ResponseBody, vm, fn, c, size, eos ? 1 : 0);
     this.inBodyEos = undefined;
     return this.after(d, c, r);
   }
@@ -526,13 +527,13 @@ export class FilterRun {
     const fn = d.kind === REQ ? vm.callbacks.onRequestTrailers : vm.callbacks.onResponseTrailers;
     if (fn === undefined) return CONTINUE;
     const map = d.kind === REQ ? this.exchange.requestTrailers : this.exchange.responseTrailers;
-    return this.after(d, c, this.invoke(vm, fn, c, map === undefined ? 0 : map.size, 0));
+    return this.after(d, c, this.invoke(d.kind === REQ ? Callback.RequestTrailers : Callback.ResponseTrailers, vm, fn, c, map === undefined ? 0 : map.size, 0));
   }
 
-  private invoke(vm: FilterVm, fn: (...a: number[]) => number | undefined, c: FilterContext, a: number, b: number): number {
+  private invoke(cb: Callback, vm: FilterVm, fn: (...a: number[]) => number | undefined, c: FilterContext, a: number, b: number): number {
     const outer = this.calling;
     this.calling = c;
-    const r = vm.call(fn, c, a, b, 0);
+    const r = vm.call(cb, fn, c, a, b, 0);
     this.calling = outer;
     return r;
   }
@@ -572,7 +573,7 @@ export class FilterRun {
 
   /** A filter failed (trap, or no VM): fail open skips it; fail closed answers 503 (or resets). */
   private failed(d: Direction, c: FilterContext): number {
-    c.plugin.stats.failedStreams++;
+    c.plugin.cost.failedStreams++;
     c.skipped = true;
     if (c.plugin.filter.fail_open) return CONTINUE;
     d.ended = true;

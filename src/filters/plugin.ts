@@ -6,17 +6,9 @@ import type { ResolvedFilter } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { FilterModule } from '../wasm/module.ts';
 import { FilterVm, type VmServices } from '../wasm/vm.ts';
+import { FilterCost, type FilterCostSnapshot } from './filter-cost.ts';
 
 const RESTART_BACKOFF_MS = 1000;
-
-export interface PluginStats {
-  /** VM failures (traps, exits) after start. */
-  failures: number;
-  /** Fresh VMs started to replace failed ones. */
-  restarts: number;
-  /** Streams this filter failed (fail closed) or skipped (fail open). */
-  failedStreams: number;
-}
 
 export class Plugin {
   readonly filter: ResolvedFilter;
@@ -26,7 +18,8 @@ export class Plugin {
   private readonly services: VmServices | undefined;
   private vm: FilterVm;
   private retryAt = 0;
-  readonly stats: PluginStats = { failures: 0, restarts: 0, failedStreams: 0 };
+  /** Calls, time, outbound calls and failures of this filter in this worker (all its VMs). */
+  readonly cost = new FilterCost();
   /** Exports that make the chain read bodies or trailers of each direction. */
   readonly requestBody: boolean;
   readonly requestTrailers: boolean;
@@ -49,12 +42,9 @@ export class Plugin {
   }
 
   private startVm(): FilterVm {
-    const vm = new FilterVm(this.module, this.filter, this.log, this.services);
+    const vm = new FilterVm(this.module, this.filter, this.log, this.services, this.cost);
     vm.initialize();
     vm.startRootContext();
-    vm.onFailure = () => {
-      this.stats.failures++;
-    };
     return vm;
   }
 
@@ -65,14 +55,21 @@ export class Plugin {
     if (now < this.retryAt) return undefined;
     try {
       this.vm = this.startVm();
-      this.stats.restarts++;
+      this.cost.vmRestarts++;
       this.log.warn({ filter: this.name }, 'filter VM replaced after a failure');
       return this.vm;
     } catch (err) {
       this.retryAt = now + RESTART_BACKOFF_MS;
+      this.cost.failure('restart_failed');
       this.log.error({ filter: this.name, err: (err as Error).message }, 'filter VM could not be restarted');
       return undefined;
     }
+  }
+
+  /** This worker's counts for the admin port: live VMs and their memory as they are now. */
+  costSnapshot(): FilterCostSnapshot {
+    const live = !this.vm.failed;
+    return this.cost.snapshot(live ? 1 : 0, live ? this.vm.memory.byteLength : 0);
   }
 
   /** The VM now serving (for inspection and tests). */

@@ -10,6 +10,7 @@ import type { CompiledRoute } from './router.ts';
 import type { FilterModule } from '../wasm/module.ts';
 import { FilterChain, Plugin } from '../filters/plugin.ts';
 import { sendCall } from '../filters/http-call.ts';
+import type { FilterCostSnapshot } from '../filters/filter-cost.ts';
 import type { VmServices } from '../wasm/vm.ts';
 import type { SharedState } from '../wasm/shared/vm-shared.ts';
 import { hostname } from 'node:os';
@@ -81,6 +82,13 @@ export class DataPlane {
       names.length === 0 ? undefined : new FilterChain(names.map((n) => plugins.get(n)!));
     this.defaultChain = chainOf(config.filters.map((f) => f.name));
     this.routeChains = this.router.routes.map((r) => chainOf(r.filterNames));
+  }
+
+  /** Each filter's cost counters in this worker. */
+  filterCosts(): Record<string, FilterCostSnapshot> {
+    const out: Record<string, FilterCostSnapshot> = {};
+    for (const [name, p] of this.plugins) out[name] = p.costSnapshot();
+    return out;
   }
 
   /** The chain a request runs: its route's, or the top-level one when it matched no route. */

@@ -2,6 +2,8 @@
 // class so that recording a request costs a few increments. The main thread collects a snapshot from
 // every worker and adds them up for /stats and /stats/prometheus.
 
+import { sumFilterCosts, type FilterCostSnapshot } from '../filters/filter-cost.ts';
+
 /** Counts by status class: index 0 = 1xx … 4 = 5xx. */
 export type ClassCounts = [number, number, number, number, number];
 
@@ -17,6 +19,8 @@ export interface StatsSnapshot {
   downstream: { connections_total: number; connections_active: number; client_errors: number; client_aborts: number };
   routes: Record<string, { requests: number; classes: ClassCounts }>;
   upstreams: Record<string, { requests: number; classes: ClassCounts; errors: Record<string, number> }>;
+  /** What each filter cost (calls, time per phase, outbound calls, failures, VMs, memory). */
+  filters: Record<string, FilterCostSnapshot>;
 }
 
 const zero = (): ClassCounts => [0, 0, 0, 0, 0];
@@ -71,7 +75,7 @@ export class WorkerStats {
     e[reason] = (e[reason] ?? 0) + 1;
   }
 
-  snapshot(accessLogDropped = 0): StatsSnapshot {
+  snapshot(accessLogDropped = 0, filters: Record<string, FilterCostSnapshot> = {}): StatsSnapshot {
     const routes: StatsSnapshot['routes'] = {};
     this.routeNames.forEach((n, i) => (routes[n] = { requests: this.routeRequests[i]!, classes: [...this.routeClasses[i]!] as ClassCounts }));
     const upstreams: StatsSnapshot['upstreams'] = {};
@@ -98,6 +102,7 @@ export class WorkerStats {
       },
       routes,
       upstreams,
+      filters,
     };
   }
 }
@@ -123,8 +128,10 @@ export function sumSnapshots(snaps: readonly StatsSnapshot[]): StatsSnapshot {
     downstream: { connections_total: 0, connections_active: 0, client_errors: 0, client_aborts: 0 },
     routes: {},
     upstreams: {},
+    filters: {},
   };
   for (const s of snaps) {
+    for (const [name, f] of Object.entries(s.filters)) out.filters[name] = sumFilterCosts(out.filters[name], f);
     out.requests += s.requests;
     out.active += s.active;
     out.bytes_in += s.bytes_in;

@@ -15,6 +15,7 @@ import { HeaderMap } from '../http/header-map.ts';
 import type { Upstream } from '../http/upstream.ts';
 import type { CallRequest, CallResult } from '../filters/http-call.ts';
 import { VmShared, type SharedState } from './shared/vm-shared.ts';
+import { Callback, FilterCost, failureCause } from '../filters/filter-cost.ts';
 
 /** What a VM may reach outside itself: the gateway's upstreams (proxy_http_call) and the shared state. */
 export interface VmServices {
@@ -27,6 +28,8 @@ export interface VmServices {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Stream callbacks are timed one in this many (a power of two); the histograms weigh each sample so. */
+const TIME_SAMPLE = 16;
 import { ErrorCodes, GatewayError } from '../errors.ts';
 
 type Export = (...args: number[]) => number | undefined;
@@ -105,9 +108,13 @@ export class FilterVm {
   private callResponse: { headers: HeaderMap; trailers: HeaderMap } | undefined = undefined;
   private callStatus = { code: 0, message: '' };
   private readonly sharedView: VmShared | undefined;
+  /** Where this VM's calls, time and failures are counted (the plugin's, across its VMs). */
+  private readonly cost: FilterCost;
+  private callTick = 0;
 
-  constructor(mod: FilterModule, filter: ResolvedFilter, log: Logger, services?: VmServices) {
+  constructor(mod: FilterModule, filter: ResolvedFilter, log: Logger, services?: VmServices, cost = new FilterCost()) {
     this.filter = filter;
+    this.cost = cost;
     this.services = services;
     this.module = mod;
     this.log = log.child({ filter: filter.name, rootId: filter.root_id, vmId: filter.vm_id }, { msgPrefix: 'wasm: ' });
@@ -146,7 +153,7 @@ export class FilterVm {
     if (services?.shared !== undefined) {
       const vm = this;
       this.sharedView = new VmShared(services.shared, filter.vm_id, filter.name, {
-        queueReady: (id) => vm.callRoot('proxy_on_queue_ready', id),
+        queueReady: (id) => vm.callRoot(Callback.QueueReady, 'proxy_on_queue_ready', id),
         get alive() {
           return !vm.failed;
         },
@@ -227,12 +234,15 @@ export class FilterVm {
    * Calls a stream callback with the stream's context as the effective one. Returns the callback's
    * result (as u32), or TRAPPED when the VM failed (now or before). Deferred work runs afterwards.
    */
-  call(fn: Export, ctx: StreamContext, a: number, b: number, c: number): number {
+  call(cb: Callback, fn: Export, ctx: StreamContext, a: number, b: number, c: number): number {
     if (this.failed) return TRAPPED;
     const outer = this.effective;
     this.effective = ctx;
     this.depth++;
     let r: number | undefined;
+    // one call in TIME_SAMPLE is timed (two clock reads cost about as much as a small callback)
+    const timed = (++this.callTick & (TIME_SAMPLE - 1)) === 0;
+    const t0 = timed ? performance.now() : 0;
     try {
       r = fn(ctx.id, a, b, c);
     } catch (err) {
@@ -241,6 +251,8 @@ export class FilterVm {
     } finally {
       this.depth--;
       this.effective = outer;
+      if (timed) this.cost.record(cb, performance.now() - t0, TIME_SAMPLE);
+      else this.cost.calls[cb]!++;
     }
     if (this.depth === 0 && this.deferred.length > 0) this.runDeferred();
     return r === undefined ? 0 : r === TRAPPED ? TRAPPED : r >>> 0;
@@ -284,8 +296,11 @@ export class FilterVm {
     this.nextCallToken = (this.nextCallToken + 4) >>> 0 || 4;
     const token = this.nextCallToken;
     this.pendingCalls++;
+    this.cost.httpCalls++;
+    const started = performance.now();
     services.sendCall({ upstream, method, path, headers: list, body, timeoutMs, maxBodyBytes: services.maxCallBodyBytes }, (r) => {
       this.pendingCalls--;
+      this.cost.recordCall(performance.now() - started, r.kind === 'failure');
       this.deliverCall(token, r);
     });
     return { result: WasmResult.Ok, token };
@@ -298,7 +313,7 @@ export class FilterVm {
       this.callResponse = { headers: new HeaderMap(), trailers: new HeaderMap() };
       this.readable = new Map([[BufferType.HttpCallResponseBody, EMPTY]]);
       try {
-        this.callRoot('proxy_on_http_call_response', token, 0, 0, 0);
+        this.callRoot(Callback.HttpCallResponse, 'proxy_on_http_call_response', token, 0, 0, 0);
       } finally {
         this.endCallDelivery();
       }
@@ -311,7 +326,7 @@ export class FilterVm {
     this.callResponse = { headers, trailers };
     this.readable = new Map([[BufferType.HttpCallResponseBody, r.body]]);
     try {
-      this.callRoot('proxy_on_http_call_response', token, headers.size, r.body.length, trailers.size);
+      this.callRoot(Callback.HttpCallResponse, 'proxy_on_http_call_response', token, headers.size, r.body.length, trailers.size);
     } finally {
       this.endCallDelivery();
     }
@@ -324,12 +339,13 @@ export class FilterVm {
   }
 
   /** A call into the root context (ticks, queues, http call responses). */
-  private callRoot(name: string, ...args: number[]): void {
+  private callRoot(cb: Callback, name: string, ...args: number[]): void {
     const fn = this.exports[name];
     if (fn === undefined || this.failed) return;
     const outer = this.effective;
     this.effective = undefined;
     this.depth++;
+    const t0 = performance.now();
     try {
       fn(this.rootContextId, ...args);
     } catch (err) {
@@ -337,6 +353,7 @@ export class FilterVm {
     } finally {
       this.depth--;
       this.effective = outer;
+      this.cost.record(cb, performance.now() - t0, 1);
     }
     if (this.depth === 0 && this.deferred.length > 0) this.runDeferred();
   }
@@ -345,6 +362,7 @@ export class FilterVm {
     if (this.failed) return;
     this.failed = true;
     this.failure = err instanceof GuestExit ? err.message : `trapped: ${(err as Error).message}`;
+    this.cost.failure(failureCause(err, err instanceof GuestExit ? err.exitCode : undefined));
     this.stopTicks();
     this.log.error({ err: err instanceof Error ? err.message : String(err) }, `VM failed: ${this.failure}`);
     this.onFailure?.(this);
@@ -371,7 +389,7 @@ export class FilterVm {
   private armTick(): void {
     this.tickTimer = setTimeout(() => {
       this.tickTimer = undefined;
-      this.callRoot('proxy_on_tick');
+      this.callRoot(Callback.Tick, 'proxy_on_tick');
       // re-armed after each tick returns (no catch-up), unless the tick changed or cleared the period
       if (this.tickMs > 0 && this.tickTimer === undefined && !this.failed) this.armTick();
     }, this.tickMs);

@@ -42,7 +42,7 @@ gw.server.listen({ host: init.config.listen.host, port: init.port, reusePort: tr
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'stats':
-      post({ type: 'stats', id: msg.id, stats: plane.stats.snapshot(lines.dropped) });
+      post({ type: 'stats', id: msg.id, stats: plane.stats.snapshot(lines.dropped, plane.filterCosts()) });
       break;
     case 'drain':
       void gw.drain(msg.timeoutMs).then(async ({ forced }) => {
