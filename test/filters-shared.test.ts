@@ -84,6 +84,20 @@ test('metrics: counters, gauges and histograms are process-wide and exported in 
   }
 });
 
+test('ticks run in every worker’s VM, each on its own', async (t) => {
+  const { get } = await startShared(t);
+  await new Promise((r) => setTimeout(r, 300));
+  const answers = await Promise.all(Array.from({ length: 60 }, () => get('/t')));
+  const byVm = new Map<string, number>();
+  for (const a of answers) {
+    const [tag, ticks] = a.split(':');
+    byVm.set(tag!, Math.max(byVm.get(tag!) ?? 0, Number(ticks)));
+  }
+  assert.equal(byVm.size, 2, `two VMs (one per worker) answered: ${answers.slice(0, 6).join(' ')}`);
+  // 20 ms period, ≥ 300 ms: each VM ticked many times, but not in a busy loop
+  for (const [tag, ticks] of byVm) assert.ok(ticks >= 5 && ticks <= 60, `${tag}: ${ticks} ticks`);
+});
+
 test('metric names: dotted key=value segments become labels, the rest the name', () => {
   assert.deepEqual(metricName('f', 'requests.route=api.class=2xx'), { name: 'wasmcustom_requests', labels: [['filter', 'f'], ['route', 'api'], ['class', '2xx']] });
   assert.deepEqual(metricName('f', 'a-b.c'), { name: 'wasmcustom_a_b_c', labels: [['filter', 'f']] });
