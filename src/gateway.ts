@@ -8,6 +8,7 @@ import { Supervisor } from './worker/supervisor.ts';
 import { createAdminServer } from './admin/server.ts';
 import { loadFilterModule, type FilterModule } from './wasm/module.ts';
 import { linkReportOf } from './wasm/host/index.ts';
+import { Reloader, type ReloadResult, type ReloadTrigger } from './reload/reloader.ts';
 
 export interface RunningGateway {
   readonly config: ResolvedConfig;
@@ -15,6 +16,9 @@ export interface RunningGateway {
   /** The port the workers listen on (the configured one, or the one picked when it is 0). */
   readonly port: number;
   readonly adminPort: number;
+  readonly reloader: Reloader;
+  /** Reloads gateway.yaml and the filter files (what a file change, SIGHUP and POST /reload do). */
+  reload(trigger: ReloadTrigger): Promise<ReloadResult>;
   /** Graceful stop: /ready turns 503 at once, then in-flight requests get up to drain_timeout_ms. */
   stop(): Promise<{ forced: number }>;
 }
@@ -40,9 +44,10 @@ export async function startGateway(config: ResolvedConfig, log: Logger): Promise
     await supervisor.shutdown(0); // workers that did start are stopped too
     throw err;
   }
+  const reloader = new Reloader(config.source, supervisor, log, modules);
   let admin: Server;
   try {
-    admin = createAdminServer(supervisor, log);
+    admin = createAdminServer(supervisor, log, reloader);
     await new Promise<void>((resolve, reject) => {
       admin.once('error', reject);
       admin.listen(config.admin.port, config.admin.host, () => resolve());
@@ -55,6 +60,8 @@ export async function startGateway(config: ResolvedConfig, log: Logger): Promise
   return {
     config,
     supervisor,
+    reloader,
+    reload: (trigger) => reloader.reload(trigger),
     port: supervisor.port,
     adminPort: (admin.address() as AddressInfo).port,
     stop() {

@@ -84,6 +84,10 @@ async function run(file: string, demoUpstream: string | undefined): Promise<void
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP: reload gateway.yaml and the filters (the same path as a file change and POST /reload)
+  process.on('SIGHUP', () => {
+    if (!stopping) void gw.reload('sighup');
+  });
 }
 
 async function main(argv: string[]): Promise<void> {

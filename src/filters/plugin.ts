@@ -18,8 +18,8 @@ export class Plugin {
   private readonly services: VmServices | undefined;
   private vm: FilterVm;
   private retryAt = 0;
-  /** Calls, time, outbound calls and failures of this filter in this worker (all its VMs). */
-  readonly cost = new FilterCost();
+  /** Calls, time, outbound calls and failures of this filter in this worker (all its VMs, all versions). */
+  readonly cost: FilterCost;
   /** Exports that make the chain read bodies or trailers of each direction. */
   readonly requestBody: boolean;
   readonly requestTrailers: boolean;
@@ -27,9 +27,10 @@ export class Plugin {
   readonly responseTrailers: boolean;
 
   /** Starts the first VM; throws FilterStartError when the filter refuses to start. */
-  constructor(module: FilterModule, filter: ResolvedFilter, log: Logger, services?: VmServices) {
+  constructor(module: FilterModule, filter: ResolvedFilter, log: Logger, services?: VmServices, cost?: FilterCost) {
     this.filter = filter;
     this.services = services;
+    this.cost = cost ?? new FilterCost();
     this.module = module;
     this.name = filter.name;
     this.log = log;
@@ -78,6 +79,12 @@ export class Plugin {
   }
 
   close(): void {
+    this.vm.close();
+  }
+
+  /** Replaced by a new version: the root context gets proxy_on_done and proxy_on_delete, then the VM stops. */
+  retire(): void {
+    this.vm.shutdownRoot();
     this.vm.close();
   }
 }

@@ -1,11 +1,15 @@
-// Everything one worker needs to serve requests for one configuration: routes, upstream pools, filters
-// (one started VM per filter), stats and the access log. Built once per worker (and, with hot reload, once per configuration version).
-import type { ResolvedConfig } from '../config/types.ts';
+// Everything one worker needs to serve requests for one configuration version: routes, upstream pools,
+// filters (one started VM per filter), and the worker's stats and access log. A reload builds the next
+// plane next to the serving one, reusing the upstream pools and filter VMs whose configuration did not
+// change, and swaps the pointer only when the whole plane is ready. Requests keep the plane they started
+// on; a replaced plane retires when its last request ends: pools and VMs the new plane does not use are
+// then drained and released.
+import type { ResolvedConfig, ResolvedFilter, ResolvedUpstream } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { AccessLog } from '../observability/access-log.ts';
 import { WorkerStats } from '../observability/stats.ts';
 import { Router } from './router.ts';
-import { createUpstreams, type Upstream } from './upstream.ts';
+import { createUpstream, type Upstream } from './upstream.ts';
 import type { CompiledRoute } from './router.ts';
 import type { FilterModule } from '../wasm/module.ts';
 import { FilterChain, Plugin } from '../filters/plugin.ts';
@@ -15,19 +19,35 @@ import type { VmServices } from '../wasm/vm.ts';
 import type { SharedState } from '../wasm/shared/vm-shared.ts';
 import { hostname } from 'node:os';
 
+/** State of a worker that every plane version shares. */
+export interface WorkerContext {
+  readonly log: Logger;
+  readonly accessLog: AccessLog | undefined;
+  readonly stats: WorkerStats;
+  readonly shared: SharedState | undefined;
+  /** Set when the server drains: responses then carry `connection: close`. */
+  draining: boolean;
+  /** The plane serving new requests (filters reach upstreams through it, whatever plane they came from). */
+  current(): DataPlane | undefined;
+}
+
+const NODE_ID = `wasmgate~${hostname()}~${process.pid}`;
+
 export class DataPlane {
   readonly config: ResolvedConfig;
+  /** Configuration version (1 at start, +1 per applied reload). */
+  readonly version: number;
   readonly router: Router;
   readonly upstreams: Map<string, Upstream>;
   /** The upstream of each route (by route index), undefined for direct_response routes. */
   readonly routeUpstreams: ReadonlyArray<Upstream | undefined>;
+  /** The stats index of each route (by route index). */
+  readonly routeStat: readonly number[];
   readonly stats: WorkerStats;
   readonly log: Logger;
   readonly accessLog: AccessLog | undefined;
   /** Value appended to Via ("1.1 <name>"), or "" for none. */
   readonly via: string;
-  /** Set when the server drains: responses then carry `connection: close`. */
-  draining = false;
   /** direct_response headers per route index, as flat pairs. */
   readonly directHeaders: ReadonlyArray<readonly string[] | undefined>;
   readonly plugins: ReadonlyMap<string, Plugin>;
@@ -36,45 +56,71 @@ export class DataPlane {
   /** The chain of requests that match no route. */
   private readonly defaultChain: FilterChain | undefined;
   /** node.id of the filters' properties. */
-  readonly nodeId = `wasmgate~${hostname()}~${process.pid}`;
+  readonly nodeId = NODE_ID;
+  private readonly worker: WorkerContext;
+  /** Requests (and tunnels) running on this plane. */
+  active = 0;
+  /** Replaced by a newer plane: released when `active` reaches 0. */
+  private retiredFor: DataPlane | undefined = undefined;
+  private released = false;
 
-  /** Starts every filter's VM: throws FilterStartError when one refuses to start. */
+  /**
+   * Builds a plane, starting every filter VM it does not take over from `previous`: throws
+   * FilterStartError when one refuses to start (nothing of the new plane is left running then).
+   */
   constructor(
     config: ResolvedConfig,
-    log: Logger,
-    accessLog: AccessLog | undefined,
+    worker: WorkerContext,
     modules: ReadonlyMap<string, FilterModule> = new Map(),
-    shared?: SharedState,
+    version = 1,
+    previous?: DataPlane,
   ) {
     this.config = config;
-    this.log = log;
+    this.version = version;
+    this.worker = worker;
+    this.log = worker.log;
+    this.stats = worker.stats;
+    this.accessLog = config.access_log.enabled ? worker.accessLog : undefined;
     this.router = new Router(config);
-    this.upstreams = createUpstreams(config.upstreams);
+    const upstreams = new Map<string, Upstream>();
+    for (const [name, u] of Object.entries(config.upstreams)) {
+      const prev = previous?.upstreams.get(name);
+      upstreams.set(name, prev !== undefined && sameUpstream(prev.config, u) ? prev : createUpstream(u, this.stats.upstreamIndexOf(name)));
+    }
+    this.upstreams = upstreams;
     this.routeUpstreams = config.routes.map((r) => (r.upstream === undefined ? undefined : this.upstreams.get(r.upstream)));
-    this.stats = new WorkerStats(
-      config.routes.map((r) => r.name),
-      [...this.upstreams.keys()],
-    );
-    this.accessLog = accessLog;
+    this.routeStat = config.routes.map((r) => this.stats.routeIndexOf(r.name));
     this.via = config.server.via === '' ? '' : `1.1 ${config.server.via}`;
     this.directHeaders = config.routes.map((r) =>
       r.direct_response === undefined ? undefined : Object.entries(r.direct_response.headers).flat(),
     );
-    const plugins = new Map<string, Plugin>();
+    const plane = this;
     const services: VmServices = {
-      ...(shared === undefined ? {} : { shared }),
-      upstream: (name) => this.upstreams.get(name),
+      ...(worker.shared === undefined ? {} : { shared: worker.shared }),
+      // through the serving plane: a VM kept across reloads calls the upstreams of the current config
+      upstream: (name) => (worker.current() ?? this).upstreams.get(name),
       sendCall,
-      maxCallBodyBytes: config.server.max_buffer_bytes,
+      get maxCallBodyBytes() {
+        return (worker.current() ?? plane).config.server.max_buffer_bytes;
+      },
     };
+    const plugins = new Map<string, Plugin>();
+    const started: Plugin[] = [];
     try {
       for (const f of config.filters) {
         const mod = modules.get(f.name);
         if (mod === undefined) throw new Error(`filter "${f.name}" has no compiled module`);
-        plugins.set(f.name, new Plugin(mod, f, log, services));
+        const prev = previous?.plugins.get(f.name);
+        if (prev !== undefined && prev.module.sha256 === mod.sha256 && sameFilter(prev.filter, f)) {
+          plugins.set(f.name, prev); // unchanged: the same VM keeps serving
+        } else {
+          const p = new Plugin(mod, f, this.log, services, prev?.cost);
+          started.push(p);
+          plugins.set(f.name, p);
+        }
       }
     } catch (err) {
-      for (const p of plugins.values()) p.close();
+      for (const p of started) p.close();
       throw err;
     }
     this.plugins = plugins;
@@ -82,6 +128,14 @@ export class DataPlane {
       names.length === 0 ? undefined : new FilterChain(names.map((n) => plugins.get(n)!));
     this.defaultChain = chainOf(config.filters.map((f) => f.name));
     this.routeChains = this.router.routes.map((r) => chainOf(r.filterNames));
+  }
+
+  get draining(): boolean {
+    return this.worker.draining;
+  }
+
+  set draining(v: boolean) {
+    this.worker.draining = v;
   }
 
   /** Each filter's cost counters in this worker. */
@@ -96,9 +150,45 @@ export class DataPlane {
     return route === undefined ? this.defaultChain : this.routeChains[route.index];
   }
 
-  /** Cuts every upstream connection now. */
+  /** A request (or tunnel) on this plane ended. */
+  release(): void {
+    if (--this.active === 0 && this.retiredFor !== undefined) this.releaseResources();
+  }
+
+  /** `next` now serves new requests: this plane goes once its requests are done. */
+  retire(next: DataPlane): void {
+    this.retiredFor = next;
+    if (this.active === 0) this.releaseResources();
+  }
+
+  /** A plane that was built but never served (a reload that failed elsewhere): drop what it started. */
+  discard(current: DataPlane): void {
+    this.retiredFor = current;
+    this.releaseResources();
+  }
+
+  /** Closes the pools and VMs the replacing plane does not use: pools drain their requests first. */
+  private releaseResources(): void {
+    if (this.released) return;
+    this.released = true;
+    const next = this.retiredFor!;
+    const keptPools = new Set(next.upstreams.values());
+    for (const u of this.upstreams.values()) if (!keptPools.has(u)) void u.pool.close().catch(() => undefined);
+    const keptPlugins = new Set(next.plugins.values());
+    for (const p of this.plugins.values()) if (!keptPlugins.has(p)) p.retire();
+  }
+
+  /** Cuts every upstream connection and stops every VM now (worker shutdown). */
   async destroy(): Promise<void> {
     for (const p of this.plugins.values()) p.close();
     await Promise.all([...this.upstreams.values()].map((u) => u.pool.destroy()));
   }
+}
+
+function sameUpstream(a: ResolvedUpstream, b: ResolvedUpstream): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function sameFilter(a: ResolvedFilter, b: ResolvedFilter): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -77,6 +77,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
   start(): void {
     const { req, res, plane } = this;
     plane.stats.active++;
+    plane.active++;
     res.once('close', () => this.onDownstreamClose());
 
     const head = readRequestHead(req, this.requestHeaders, plane.via);
@@ -575,8 +576,9 @@ export class ProxyStream implements ForwardHandler, Exchange {
     this.run?.finish();
     plane.stats.active--;
     const status = this.failure === 'client_abort' && this.status === 0 ? 499 : this.status;
-    plane.stats.record(status, this.route?.index ?? -1, this.upstream?.index ?? -1, this.bytesIn, this.bytesOut);
+    plane.stats.record(status, this.route === undefined ? -1 : plane.routeStat[this.route.index]!, this.upstream?.index ?? -1, this.bytesIn, this.bytesOut);
     if (plane.accessLog !== undefined) plane.accessLog.write(this, status, performance.now() - this.startedAt);
+    plane.release();
   }
 }
 

@@ -53,18 +53,20 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
     const hostRewrite = route.route.host_rewrite;
     if (hostRewrite !== undefined) req.headers.host = hostRewrite;
     plane.stats.active++;
+    plane.active++;
     tunnels.add(socket);
     let status = 101;
     let failure = '';
     socket.once('close', () => {
       tunnels.delete(socket);
       plane.stats.active--;
-      plane.stats.record(status, route.index, upstream.index, 0, 0);
+      plane.stats.record(status, plane.routeStat[route.index]!, upstream.index, 0, 0);
       plane.accessLog?.write(
         { requestId: h.requestId, req: logged, route, upstream, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten, failure },
         status,
         performance.now() - startedAt,
       );
+      plane.release();
     });
     proxy.ws(req, socket, head, { target: upstream.origin }, (err: Error) => {
       const f = classifyUpstreamError(err);

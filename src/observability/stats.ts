@@ -21,6 +21,8 @@ export interface StatsSnapshot {
   upstreams: Record<string, { requests: number; classes: ClassCounts; errors: Record<string, number> }>;
   /** What each filter cost (calls, time per phase, outbound calls, failures, VMs, memory). */
   filters: Record<string, FilterCostSnapshot>;
+  /** Requests still running on configuration versions a reload replaced. */
+  old_version_streams: number;
 }
 
 const zero = (): ClassCounts => [0, 0, 0, 0, 0];
@@ -35,22 +37,41 @@ export class WorkerStats {
   clientErrors = 0;
   clientAborts = 0;
   readonly classes: ClassCounts = zero();
-  readonly routeNames: readonly string[];
-  readonly routeRequests: number[];
-  readonly routeClasses: ClassCounts[];
-  readonly upstreamNames: readonly string[];
-  readonly upstreamRequests: number[];
-  readonly upstreamClasses: ClassCounts[];
-  readonly upstreamErrors: Array<Record<string, number>>;
+  // per route and upstream name, in the order first seen: a reload keeps the counters of names that stay
+  readonly routeNames: string[] = [];
+  readonly routeRequests: number[] = [];
+  readonly routeClasses: ClassCounts[] = [];
+  readonly upstreamNames: string[] = [];
+  readonly upstreamRequests: number[] = [];
+  readonly upstreamClasses: ClassCounts[] = [];
+  readonly upstreamErrors: Array<Record<string, number>> = [];
 
-  constructor(routeNames: readonly string[], upstreamNames: readonly string[]) {
-    this.routeNames = routeNames;
-    this.routeRequests = routeNames.map(() => 0);
-    this.routeClasses = routeNames.map(zero);
-    this.upstreamNames = upstreamNames;
-    this.upstreamRequests = upstreamNames.map(() => 0);
-    this.upstreamClasses = upstreamNames.map(zero);
-    this.upstreamErrors = upstreamNames.map(() => ({}));
+  constructor(routeNames: readonly string[] = [], upstreamNames: readonly string[] = []) {
+    for (const n of routeNames) this.routeIndexOf(n);
+    for (const n of upstreamNames) this.upstreamIndexOf(n);
+  }
+
+  /** The counters' index of a route name (added when new). */
+  routeIndexOf(name: string): number {
+    let i = this.routeNames.indexOf(name);
+    if (i < 0) {
+      i = this.routeNames.push(name) - 1;
+      this.routeRequests.push(0);
+      this.routeClasses.push(zero());
+    }
+    return i;
+  }
+
+  /** The counters' index of an upstream name (added when new). */
+  upstreamIndexOf(name: string): number {
+    let i = this.upstreamNames.indexOf(name);
+    if (i < 0) {
+      i = this.upstreamNames.push(name) - 1;
+      this.upstreamRequests.push(0);
+      this.upstreamClasses.push(zero());
+      this.upstreamErrors.push({});
+    }
+    return i;
   }
 
   /** Records one finished request. routeIndex/upstreamIndex are -1 when there was none. */
@@ -103,6 +124,7 @@ export class WorkerStats {
       routes,
       upstreams,
       filters,
+      old_version_streams: 0,
     };
   }
 }
@@ -129,8 +151,10 @@ export function sumSnapshots(snaps: readonly StatsSnapshot[]): StatsSnapshot {
     routes: {},
     upstreams: {},
     filters: {},
+    old_version_streams: 0,
   };
   for (const s of snaps) {
+    out.old_version_streams += s.old_version_streams;
     for (const [name, f] of Object.entries(s.filters)) out.filters[name] = sumFilterCosts(out.filters[name], f);
     out.requests += s.requests;
     out.active += s.active;

@@ -401,6 +401,14 @@ export class FilterVm {
     this.tickTimer = undefined;
   }
 
+  /** The root context's end (a reload replaced this VM): proxy_on_done, then proxy_on_delete. */
+  shutdownRoot(): void {
+    if (this.failed) return;
+    this.stopTicks();
+    this.callRoot(Callback.Done, 'proxy_on_done');
+    this.callRoot(Callback.Delete, 'proxy_on_delete');
+  }
+
   /** Stops the VM's timers: it will not be called again. */
   close(): void {
     this.stopTicks();

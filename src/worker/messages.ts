@@ -8,6 +8,8 @@ export interface WorkerInit {
   readonly config: ResolvedConfig;
   /** Port to listen on: the configured one, or the one the first worker got when the configured port is 0. */
   readonly port: number;
+  /** Configuration version the worker starts with. */
+  readonly version: number;
   /** Each filter's module, compiled once on the main thread (WebAssembly.Module crosses threads). */
   readonly modules: ReadonlyArray<readonly [string, FilterModule]>;
   /** The process-wide shared data store and metric cells (SharedArrayBuffers, the same in every worker). */
@@ -16,6 +18,9 @@ export interface WorkerInit {
 
 export type ToWorker =
   | { readonly type: 'stats'; readonly id: number }
+  | { readonly type: 'prepare'; readonly version: number; readonly config: ResolvedConfig; readonly modules: ReadonlyArray<readonly [string, FilterModule]> }
+  | { readonly type: 'commit'; readonly version: number }
+  | { readonly type: 'abort'; readonly version: number }
   | { readonly type: 'drain'; readonly timeoutMs: number };
 
 export type FromWorker =
@@ -23,4 +28,6 @@ export type FromWorker =
   | { readonly type: 'listen_failed'; readonly message: string; readonly code: string | undefined }
   | { readonly type: 'start_failed'; readonly message: string }
   | { readonly type: 'stats'; readonly id: number; readonly stats: StatsSnapshot }
+  | { readonly type: 'prepared'; readonly version: number; readonly ok: boolean; readonly message: string }
+  | { readonly type: 'committed'; readonly version: number }
   | { readonly type: 'drained'; readonly forced: number };

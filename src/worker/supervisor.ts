@@ -25,7 +25,10 @@ interface Slot {
 }
 
 export class Supervisor {
-  readonly config: ResolvedConfig;
+  /** The configuration serving now (a reload replaces it). */
+  config: ResolvedConfig;
+  /** Its version: 1 at start, +1 per applied reload. */
+  version = 1;
   private readonly log: Logger;
   private readonly slots: Slot[] = [];
   private nextStatsId = 1;
@@ -36,7 +39,9 @@ export class Supervisor {
   /** The port every worker listens on (resolved when the config says 0). */
   port = 0;
 
-  private readonly modules: ReadonlyArray<readonly [string, FilterModule]>;
+  private modules: ReadonlyArray<readonly [string, FilterModule]>;
+  /** Answers to prepare/commit, keyed by slot id, message type and version. */
+  private readonly replies = new Map<string, (m: { ok: boolean; message: string }) => void>();
 
   /** The shared data store and metric cells every worker maps. */
   readonly shared: { readonly store: SharedArrayBuffer; readonly metrics: SharedArrayBuffer };
@@ -69,7 +74,7 @@ export class Supervisor {
   }
 
   private spawn(slot: Slot): Promise<number> {
-    const init: WorkerInit = { workerId: slot.id, config: this.config, port: this.port, modules: this.modules, shared: this.shared };
+    const init: WorkerInit = { workerId: slot.id, config: this.config, port: this.port, modules: this.modules, shared: this.shared, version: this.version };
     const worker = new Worker(WORKER_URL, { workerData: init, stdout: false, stderr: false });
     slot.worker = worker;
     slot.listening = false;
@@ -103,6 +108,12 @@ export class Supervisor {
             this.statsWaiters.get(msg.id)?.(msg.stats);
             break;
           case 'drained':
+            break;
+          case 'prepared':
+            this.replies.get(`${slot.id}:prepared:${msg.version}`)?.({ ok: msg.ok, message: msg.message });
+            break;
+          case 'committed':
+            this.replies.get(`${slot.id}:committed:${msg.version}`)?.({ ok: true, message: '' });
             break;
           default:
             msg satisfies never;
@@ -193,6 +204,41 @@ export class Supervisor {
       }),
     );
     return { forced };
+  }
+
+  /**
+   * Applies a new configuration in every worker, all or nothing: each builds the new plane next to the
+   * serving one (VMs started); only when all succeed do they swap to it. A worker that fails or does not
+   * answer leaves everything as it was.
+   */
+  async apply(config: ResolvedConfig, modules: ReadonlyMap<string, FilterModule>): Promise<{ ok: true } | { ok: false; message: string }> {
+    const version = this.version + 1;
+    const mods = [...modules];
+    const live = this.slots.filter((s) => s.worker !== undefined && s.listening);
+    const ask = (slot: Slot, msg: ToWorker, reply: string, timeoutMs: number): Promise<{ ok: boolean; message: string }> =>
+      new Promise((resolve) => {
+        const key = `${slot.id}:${reply}:${version}`;
+        const timer = setTimeout(() => done({ ok: false, message: `worker ${slot.id} did not answer within ${timeoutMs} ms` }), timeoutMs);
+        const done = (r: { ok: boolean; message: string }): void => {
+          clearTimeout(timer);
+          this.replies.delete(key);
+          resolve(r);
+        };
+        this.replies.set(key, done);
+        slot.worker!.postMessage(msg);
+      });
+    const prepared = await Promise.all(live.map((s) => ask(s, { type: 'prepare', version, config, modules: mods }, 'prepared', 30_000)));
+    const failed = prepared.find((r) => !r.ok);
+    if (failed !== undefined) {
+      for (const s of live) s.worker?.postMessage({ type: 'abort', version } satisfies ToWorker);
+      return { ok: false, message: failed.message };
+    }
+    // from here on, workers started (or restarted) get the new version
+    this.config = config;
+    this.modules = mods;
+    this.version = version;
+    await Promise.all(live.map((s) => ask(s, { type: 'commit', version }, 'committed', 10_000)));
+    return { ok: true };
   }
 
   /** Kills one worker as a crash would, so tests can watch it being replaced. */

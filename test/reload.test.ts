@@ -1,0 +1,165 @@
+// Hot reload under load: filters and gateway.yaml change while requests flow, and none is lost.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { loadConfigFile } from '../src/config/load.ts';
+import { createRootLogger } from '../src/observability/logger.ts';
+import { startGateway, type RunningGateway } from '../src/gateway.ts';
+import { LogSink, startUpstream } from './helpers/gateway.ts';
+
+const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/wasm/${name}.wasm`, import.meta.url));
+
+interface Env {
+  dir: string;
+  gw: RunningGateway;
+  url: string;
+  admin: string;
+  logs: LogSink;
+}
+
+async function startFromDir(t: { after(fn: () => Promise<void> | void): void }, yaml: string, files: Record<string, string> = {}): Promise<Env> {
+  const dir = mkdtempSync(join(tmpdir(), 'wasmgate-reload-'));
+  for (const [name, from] of Object.entries(files)) copyFileSync(from, join(dir, name));
+  writeFileSync(join(dir, 'gateway.yaml'), yaml);
+  const logs = new LogSink();
+  const config = await loadConfigFile(join(dir, 'gateway.yaml'));
+  const gw = await startGateway(config, createRootLogger('info', { destination: logs }));
+  t.after(async () => {
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, gw, url: `http://127.0.0.1:${gw.port}`, admin: `http://127.0.0.1:${gw.adminPort}`, logs };
+}
+
+const head = (upstreamUrl: string, extra = ''): string =>
+  `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nworkers: 2\naccess_log: { enabled: false }\nlog: { level: warn }\n` +
+  `upstreams:\n  app: { url: "${upstreamUrl}" }\n${extra}`;
+
+/** Requests in a loop from `concurrency` clients until stopped; every answer is recorded. */
+function load(url: string, concurrency: number): { stop(): Promise<Array<{ status: number; version: string | string[] | undefined; error?: string }>> } {
+  const pool = new Pool(url, { connections: concurrency });
+  const results: Array<{ status: number; version: string | string[] | undefined; error?: string }> = [];
+  let running = true;
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      try {
+        const r = await pool.request({ method: 'GET', path: '/x' });
+        await r.body.text();
+        results.push({ status: r.statusCode, version: r.headers['x-version'] });
+      } catch (err) {
+        results.push({ status: 0, version: undefined, error: (err as Error).message });
+      }
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      await pool.close();
+      return results;
+    },
+  };
+}
+
+test('a filter swapped 50 times under load, with broken versions in between: nothing lost, never broken', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  t.after(() => up.close());
+  const env = await startFromDir(
+    t,
+    head(up.url, 'routes:\n  - name: default\n    match: { prefix: / }\n    upstream: app\nfilters:\n  - name: versioned\n    wasm: filter.wasm\n'),
+    { 'filter.wasm': fixture('version-a') },
+  );
+  const file = join(env.dir, 'filter.wasm');
+  const a = readFileSync(fixture('version-a'));
+  const b = readFileSync(fixture('version-b'));
+  const broken = [Buffer.from('not wasm at all'), readFileSync(fixture('trap-in-start')), readFileSync(fixture('no-abi'))];
+  const reload = async (): Promise<{ ok: boolean; error: string }> => (await (await fetch(`${env.admin}/reload`, { method: 'POST' })).json()) as { ok: boolean; error: string };
+  const traffic = load(env.url, 8);
+  let expect = 'a';
+  for (let i = 0; i < 60; i++) {
+    if (i % 6 === 5) {
+      // a broken version: refused, the serving one stays
+      writeFileSync(file, broken[i % broken.length]!);
+      const r = await reload();
+      assert.equal(r.ok, false);
+      assert.match(r.error, /filter "versioned"/);
+    } else {
+      expect = expect === 'a' ? 'b' : 'a';
+      // alternately written in place and renamed over, as editors and deploy tools do
+      if (i % 2 === 0) writeFileSync(file, expect === 'a' ? a : b);
+      else {
+        writeFileSync(`${file}.tmp`, expect === 'a' ? a : b);
+        renameSync(`${file}.tmp`, file);
+      }
+      const r = await reload();
+      assert.equal(r.ok, true, r.error);
+      // the switch is done when reload answers: the very next request has the new version
+      const next = await fetch(`${env.url}/x`);
+      await next.text();
+      assert.equal(next.headers.get('x-version'), expect);
+    }
+  }
+  const results = await traffic.stop();
+  assert.ok(results.length > 200, `${results.length} requests`);
+  const failed = results.filter((r) => r.status !== 200);
+  assert.deepEqual(failed.slice(0, 3), [], `${failed.length} failed requests`);
+  for (const r of results) assert.ok(r.version === 'a' || r.version === 'b', `one version per response: ${String(r.version)}`);
+  const filters = (await (await fetch(`${env.admin}/filters`)).json()) as {
+    version: number;
+    reload_failures: number;
+    filters: Array<{ name: string; sha256: string; reloads: number; reload_failures: number; last_error: string }>;
+  };
+  assert.equal(filters.reload_failures, 10);
+  assert.equal(filters.filters[0]!.reloads, 50);
+  assert.equal(filters.filters[0]!.reload_failures, 10);
+  assert.match(filters.filters[0]!.last_error, /versioned/);
+  assert.equal(filters.version, 51);
+  const prom = await (await fetch(`${env.admin}/stats/prometheus`)).text();
+  assert.match(prom, /^wasmgate_filter_reload_failures_total\{filter="versioned"\} 10$/m);
+});
+
+test('a config change moves a route to another upstream under load; a broken config changes nothing', async (t) => {
+  const one = await startUpstream((_req, res) => {
+    res.setHeader('x-version', 'one');
+    res.end('1');
+  });
+  const two = await startUpstream((_req, res) => {
+    res.setHeader('x-version', 'two');
+    res.end('2');
+  });
+  t.after(async () => {
+    await one.close();
+    await two.close();
+  });
+  const yaml = (target: string): string =>
+    head(one.url, `  other: { url: "${two.url}" }\nroutes:\n  - name: default\n    match: { prefix: / }\n    upstream: ${target}\n`);
+  const env = await startFromDir(t, yaml('app'));
+  const cfg = join(env.dir, 'gateway.yaml');
+  const traffic = load(env.url, 8);
+  for (let i = 0; i < 10; i++) {
+    writeFileSync(cfg, yaml(i % 2 === 0 ? 'other' : 'app'));
+    assert.equal((await env.gw.reload('test')).ok, true);
+    const r = await fetch(`${env.url}/x`);
+    await r.text();
+    assert.equal(r.headers.get('x-version'), i % 2 === 0 ? 'two' : 'one');
+  }
+  // invalid YAML, then a schema error: refused with the position, the serving config stays
+  writeFileSync(cfg, 'routes: [\n');
+  const bad = await env.gw.reload('test');
+  assert.equal(bad.ok, false);
+  assert.match(bad.error, /gateway\.yaml:\d+:\d+/);
+  writeFileSync(cfg, yaml('nowhere'));
+  const bad2 = await env.gw.reload('test');
+  assert.equal(bad2.ok, false);
+  assert.match(bad2.error, /nowhere/);
+  const after = await fetch(`${env.url}/x`);
+  await after.text();
+  assert.equal(after.headers.get('x-version'), 'one');
+  const results = await traffic.stop();
+  assert.deepEqual(results.filter((r) => r.status !== 200).slice(0, 3), []);
+  for (const r of results) assert.ok(r.version === 'one' || r.version === 'two');
+});
