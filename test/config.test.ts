@@ -66,6 +66,7 @@ test('the example loads and defaults are filled', () => {
   assert.equal(c.log.level, 'debug');
   assert.deepEqual(c.access_log, { enabled: true });
   assert.deepEqual(c.shared_data, { max_entries: 65536, max_bytes: 16777216 });
+  assert.equal(c.watch, true);
   assert.deepEqual(c.server, {
     headers_timeout_ms: 10000,
     request_timeout_ms: 300000,

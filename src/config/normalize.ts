@@ -23,6 +23,7 @@ export function normalizeConfig(options: GatewayOptions, source: string): Resolv
     workers: options.workers ?? os.availableParallelism(),
     log: { level: options.log.level },
     access_log: { enabled: options.access_log.enabled },
+    watch: options.watch,
     shared_data: { max_entries: options.shared_data.max_entries, max_bytes: options.shared_data.max_bytes },
     server: { ...options.server },
     upstreams,

@@ -82,6 +82,7 @@ export interface GatewayOptions {
   log: { level: LogLevel };
   access_log: { enabled: boolean };
   shared_data: { max_entries: number; max_bytes: number };
+  watch: boolean;
   server: ServerOptions;
   upstreams: Record<string, UpstreamOptions>;
   routes: RouteOptions[];

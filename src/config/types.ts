@@ -107,6 +107,8 @@ export interface ResolvedConfig {
   readonly workers: number;
   readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
   readonly access_log: ResolvedAccessLog;
+  /** Reload on changes of gateway.yaml and the filter files. */
+  readonly watch: boolean;
   /** Capacity of the store behind shared data and shared queues. */
   readonly shared_data: { readonly max_entries: number; readonly max_bytes: number };
   readonly server: ResolvedServer;

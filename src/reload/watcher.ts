@@ -338,7 +338,7 @@ export class FileWatcher {
       if (existing) existing.watcher.close();
       this.dirs.delete(dir);
       try {
-        const watcher = fs.watch(dir, { persistent: false }, () => this.onEvent());
+        const watcher = fs.watch(dir, { persistent: true }, () => this.onEvent());
         const d: DirWatch = { watcher, dev: st.dev, ino: st.ino, dead: false };
         watcher.on('error', () => {
           // The folder went away (or the watch broke): the next check watches it again if it exists.
@@ -367,7 +367,7 @@ function collectDirs(abs: string, want: Set<string>, hops: number): void {
   if (realParent !== undefined) want.add(realParent);
   else {
     const ancestor = nearestExisting(parent);
-    void ancestor;
+    if (ancestor !== undefined) want.add(ancestor);
   }
   // Symlinked folders along the path (lstat follows every component but the last).
   for (let q = parent, up = path.dirname(q); q !== up; q = up, up = path.dirname(q)) {
