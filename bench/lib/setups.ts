@@ -96,6 +96,25 @@ export const SETUPS: readonly SetupDef[] = [
         filters: [{ name: 'json', wasm: 'filters/json-transform.wasm', config: { set: { '/source': 'wasmgate' }, remove: ['/password'] } }],
       }),
   },
+  // The asynchronous parts: one outbound call per request (the auth filter asks the bench upstream's /2b,
+  // which answers 200), and a rate limiter whose limit is never reached (one CAS on shared data per
+  // request).
+  {
+    name: 'wasmgate-auth',
+    description: 'the gateway with the auth filter: one proxy_http_call per request to the (local) upstream',
+    start: (ctx) =>
+      startWasmgate(ctx, { accessLog: true, name: 'wasmgate-auth', filters: [{ name: 'auth', wasm: 'filters/auth.wasm', config: { upstream: 'app', path: '/2b', timeout_ms: 2000 } }] }),
+  },
+  {
+    name: 'wasmgate-ratelimit',
+    description: 'the gateway with the rate-limit filter, limit never reached (shared data CAS per request)',
+    start: (ctx) =>
+      startWasmgate(ctx, {
+        accessLog: true,
+        name: 'wasmgate-ratelimit',
+        filters: [{ name: 'rate-limit', wasm: 'filters/rate-limit.wasm', config: { requests_per_second: 1000000, burst: 1000000 } }],
+      }),
+  },
   // Not in the default set: the gateway without its access log, to see what the log costs.
   {
     name: 'wasmgate-nolog',
@@ -109,6 +128,13 @@ export const SETUPS: readonly SetupDef[] = [
 ];
 
 /** Filter setups and how many filters each runs (the filter-cost table compares them with `wasmgate`). */
-export const FILTER_SETUPS: Readonly<Record<string, number>> = { 'wasmgate-f1': 1, 'wasmgate-f3': 3, 'wasmgate-f5': 5, 'wasmgate-json': 1 };
+export const FILTER_SETUPS: Readonly<Record<string, number>> = {
+  'wasmgate-f1': 1,
+  'wasmgate-f3': 3,
+  'wasmgate-f5': 5,
+  'wasmgate-json': 1,
+  'wasmgate-auth': 1,
+  'wasmgate-ratelimit': 1,
+};
 
 export const DEFAULT_SETUPS = ['direct', 'http-proxy-3', BASELINE, 'nginx', 'wasmgate'];
