@@ -9,6 +9,8 @@ import { createAdminServer } from './admin/server.ts';
 import { loadFilterModule, type FilterModule } from './wasm/module.ts';
 import { linkReportOf } from './wasm/host/index.ts';
 import { Reloader, type ReloadResult, type ReloadTrigger } from './reload/reloader.ts';
+import { FileWatcher } from './reload/watcher.ts';
+import { existsSync } from 'node:fs';
 
 export interface RunningGateway {
   readonly config: ResolvedConfig;
@@ -45,14 +47,33 @@ export async function startGateway(config: ResolvedConfig, log: Logger): Promise
     throw err;
   }
   const reloader = new Reloader(config.source, supervisor, log, modules);
+  // file watching: a change of gateway.yaml or of a filter file reloads (the watched set follows the config)
+  let watcher: FileWatcher | undefined;
+  const reload = async (trigger: ReloadTrigger): Promise<ReloadResult> => {
+    // a SIGHUP or POST /reload takes the file changes the watcher would report next (no second reload)
+    if (trigger !== 'watch') await watcher?.checkNow();
+    const r = await reloader.reload(trigger);
+    watcher?.setPaths(reloader.watchedFiles());
+    return r;
+  };
+  if (config.watch && config.source !== '' && existsSync(config.source)) {
+    watcher = new FileWatcher(reloader.watchedFiles(), {
+      onChange: (paths) => {
+        log.info({ component: 'reload', files: paths }, 'files changed: reloading');
+        void reload('watch');
+      },
+      onError: (err) => log.warn({ component: 'reload', err: err.message }, 'file watching'),
+    });
+  }
   let admin: Server;
   try {
-    admin = createAdminServer(supervisor, log, reloader);
+    admin = createAdminServer(supervisor, log, reloader, reload);
     await new Promise<void>((resolve, reject) => {
       admin.once('error', reject);
       admin.listen(config.admin.port, config.admin.host, () => resolve());
     });
   } catch (err) {
+    watcher?.close();
     await supervisor.shutdown(0);
     throw err;
   }
@@ -61,11 +82,12 @@ export async function startGateway(config: ResolvedConfig, log: Logger): Promise
     config,
     supervisor,
     reloader,
-    reload: (trigger) => reloader.reload(trigger),
+    reload,
     port: supervisor.port,
     adminPort: (admin.address() as AddressInfo).port,
     stop() {
       stopping ??= (async () => {
+        watcher?.close();
         const result = await supervisor.shutdown(config.server.drain_timeout_ms);
         admin.close();
         admin.closeAllConnections();

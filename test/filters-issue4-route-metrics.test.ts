@@ -53,8 +53,8 @@ test('route-metrics: responses by route and status class, latency, requests in f
       res.statusCode = 302;
       res.setHeader('location', '/orders');
     }
-    if (url.startsWith('/orders/slow')) {
-      setTimeout(() => res.end('slow'), 120);
+    if (url.startsWith('/slow')) {
+      setTimeout(() => res.end('slow'), 300);
       return;
     }
     if (url.startsWith('/orders/held')) {
@@ -70,6 +70,7 @@ test('route-metrics: responses by route and status class, latency, requests in f
       { name: 'hello', match: { path: '/hello' }, direct_response: { status: 200, body: 'hello\n' } },
       { name: 'api.v1', match: { prefix: '/api' }, upstream: 'app' },
       { name: 'orders', match: { prefix: '/orders' }, upstream: 'app' },
+      { name: 'slow', match: { prefix: '/slow' }, upstream: 'app' },
     ],
     filters: [{ name: 'route-metrics', wasm: wasm('route-metrics') }],
   });
@@ -93,14 +94,14 @@ test('route-metrics: responses by route and status class, latency, requests in f
   assert.equal(await get(`${gw.url}/orders/fail`), 500);
   assert.equal(await get(`${gw.url}/orders/missing`), 404);
   assert.equal(await get(`${gw.url}/orders/moved`), 302);
-  assert.equal(await get(`${gw.url}/orders/slow`), 200);
+  assert.equal(await get(`${gw.url}/slow`), 200);
   assert.equal(await get(`${gw.url}/hello`), 200);
   assert.equal(await get(`${gw.url}/nowhere`), 404);
   assert.equal(await get(`${gw.url}/api/x`), 200);
 
   let s = await scrape();
   const responses = 'wasmcustom_route_responses_total';
-  assert.equal(value(s, responses, { route: 'orders', class: '2xx' }), 41);
+  assert.equal(value(s, responses, { route: 'orders', class: '2xx' }), 40);
   assert.equal(value(s, responses, { route: 'orders', class: '3xx' }), 1);
   assert.equal(value(s, responses, { route: 'orders', class: '4xx' }), 1);
   assert.equal(value(s, responses, { route: 'orders', class: '5xx' }), 2);
@@ -115,12 +116,14 @@ test('route-metrics: responses by route and status class, latency, requests in f
     '# TYPE wasmcustom_route_responses_total counter',
   ]);
 
-  // latency: one sample per response; the 120 ms one is above the 100 ms bucket
+  // latency: one sample per response, in whole ms; the 300 ms one is above the 250 ms bucket
   const latency = 'wasmcustom_route_response_time_ms';
-  assert.equal(value(s, `${latency}_count`, { route: 'orders' }), 45);
-  assert.equal(value(s, `${latency}_bucket`, { route: 'orders', le: '+Inf' }), 45);
-  assert.equal(value(s, `${latency}_bucket`, { route: 'orders', le: '100' }), 44);
-  assert.ok(value(s, `${latency}_sum`, { route: 'orders' })! >= 120);
+  assert.equal(value(s, `${latency}_count`, { route: 'orders' }), 44);
+  assert.equal(value(s, `${latency}_bucket`, { route: 'orders', le: '+Inf' }), 44);
+  assert.equal(value(s, `${latency}_count`, { route: 'slow' }), 1);
+  assert.equal(value(s, `${latency}_bucket`, { route: 'slow', le: '250' }), 0);
+  assert.equal(value(s, `${latency}_bucket`, { route: 'slow', le: '+Inf' }), 1);
+  assert.ok(value(s, `${latency}_sum`, { route: 'slow' })! >= 300);
   assert.equal(value(s, `${latency}_count`, { route: 'hello' }), 1);
 
   // in flight: up while the upstream holds a response, back to 0 when it is done
@@ -134,7 +137,7 @@ test('route-metrics: responses by route and status class, latency, requests in f
   assert.equal(await held, 200);
   s = await scrape();
   assert.equal(value(s, active, { route: 'orders' }), 0);
-  assert.equal(value(s, responses, { route: 'orders', class: '2xx' }), 42);
+  assert.equal(value(s, responses, { route: 'orders', class: '2xx' }), 41);
 
   // a client that leaves before the response: counted as class "none", and no longer in flight
   release = undefined;

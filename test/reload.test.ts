@@ -1,7 +1,7 @@
 // Hot reload under load: filters and gateway.yaml change while requests flow, and none is lost.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,8 +35,8 @@ async function startFromDir(t: { after(fn: () => Promise<void> | void): void }, 
   return { dir, gw, url: `http://127.0.0.1:${gw.port}`, admin: `http://127.0.0.1:${gw.adminPort}`, logs };
 }
 
-const head = (upstreamUrl: string, extra = ''): string =>
-  `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nworkers: 2\naccess_log: { enabled: false }\nlog: { level: warn }\n` +
+const head = (upstreamUrl: string, extra = '', watch = false): string =>
+  `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nworkers: 2\naccess_log: { enabled: false }\nlog: { level: warn }\nwatch: ${watch}\n` +
   `upstreams:\n  app: { url: "${upstreamUrl}" }\n${extra}`;
 
 /** Requests in a loop from `concurrency` clients until stopped; every answer is recorded. */
@@ -162,4 +162,56 @@ test('a config change moves a route to another upstream under load; a broken con
   const results = await traffic.stop();
   assert.deepEqual(results.filter((r) => r.status !== 200).slice(0, 3), []);
   for (const r of results) assert.ok(r.version === 'one' || r.version === 'two');
+});
+
+test('file watching: a ConfigMap-style symlink swap of the folder reloads config and filter; a broken swap never serves', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  t.after(() => up.close());
+  // dir/gateway.yaml -> ..data/gateway.yaml, dir/filter.wasm -> ..data/filter.wasm, ..data -> ..<version>
+  const dir = mkdtempSync(join(tmpdir(), 'wasmgate-configmap-'));
+  const yaml = head(up.url, 'routes:\n  - name: default\n    match: { prefix: / }\n    upstream: app\nfilters:\n  - name: versioned\n    wasm: filter.wasm\n', true);
+  let n = 0;
+  const publish = (files: Record<string, Buffer | string>): void => {
+    const version = `..2026_11_24_00_00_${String(n++).padStart(2, '0')}.000`;
+    mkdirSync(join(dir, version));
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, version, name), content);
+    symlinkSync(version, join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+  };
+  publish({ 'gateway.yaml': yaml, 'filter.wasm': readFileSync(fixture('version-a')) });
+  symlinkSync('..data/gateway.yaml', join(dir, 'gateway.yaml'));
+  symlinkSync('..data/filter.wasm', join(dir, 'filter.wasm'));
+  const logs = new LogSink();
+  const gw = await startGateway(await loadConfigFile(join(dir, 'gateway.yaml')), createRootLogger('info', { destination: logs }));
+  t.after(async () => {
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const url = `http://127.0.0.1:${gw.port}/x`;
+  const versionNow = async (): Promise<string | null> => {
+    const r = await fetch(url);
+    await r.text();
+    return r.headers.get('x-version');
+  };
+  const waitFor = async (v: string): Promise<number> => {
+    const t0 = performance.now();
+    while ((await versionNow()) !== v) {
+      assert.ok(performance.now() - t0 < 5000, `version ${v} within 5 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return performance.now() - t0;
+  };
+  assert.equal(await versionNow(), 'a');
+  publish({ 'gateway.yaml': yaml, 'filter.wasm': readFileSync(fixture('version-b')) });
+  assert.ok((await waitFor('b')) < 2000);
+  // a broken module published the same way is refused: b keeps serving
+  publish({ 'gateway.yaml': yaml, 'filter.wasm': Buffer.from('garbage') });
+  const deadline = performance.now() + 3000;
+  while (gw.reloader.failures === 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(gw.reloader.failures, 1);
+  assert.equal(await versionNow(), 'b');
+  // and the fixed one loads
+  publish({ 'gateway.yaml': yaml, 'filter.wasm': readFileSync(fixture('version-a')) });
+  await waitFor('a');
+  assert.ok(logs.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('reload applied: versioned')));
 });

@@ -6,7 +6,7 @@ import { toPrometheus, toJsonStats } from './prometheus.ts';
 import { filterMetricsToPrometheus } from './filter-metrics.ts';
 import { SharedStore } from '../wasm/shared/store.ts';
 import { MetricsStore } from '../wasm/shared/metrics.ts';
-import type { Reloader } from '../reload/reloader.ts';
+import type { Reloader, ReloadResult } from '../reload/reloader.ts';
 
 /** Reload counters (main-thread state) in Prometheus text. */
 function reloadFamilies(sup: Supervisor, reloader: Reloader | undefined): string {
@@ -29,7 +29,12 @@ function reloadFamilies(sup: Supervisor, reloader: Reloader | undefined): string
   return `${lines.join('\n')}\n`;
 }
 
-export function createAdminServer(sup: Supervisor, log: Logger, reloader?: Reloader): http.Server {
+export function createAdminServer(
+  sup: Supervisor,
+  log: Logger,
+  reloader?: Reloader,
+  reload: (trigger: 'admin') => Promise<ReloadResult> = (t) => reloader!.reload(t),
+): http.Server {
   const alog = log.child({ component: 'admin' });
   // filter-defined metrics live in shared memory: read here, without asking the workers
   const metrics = new MetricsStore(sup.shared.metrics, new SharedStore(sup.shared.store));
@@ -50,7 +55,7 @@ export function createAdminServer(sup: Supervisor, log: Logger, reloader?: Reloa
         return;
       }
       req.resume();
-      reloader.reload('admin').then(
+      reload('admin').then(
         (r) => json(r.ok ? 200 : 422, r),
         (err: unknown) => send(500, 'text/plain', `${(err as Error).message}\n`),
       );

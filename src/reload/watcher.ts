@@ -338,7 +338,7 @@ export class FileWatcher {
       if (existing) existing.watcher.close();
       this.dirs.delete(dir);
       try {
-        const watcher = fs.watch(dir, { persistent: true }, () => this.onEvent());
+        const watcher = fs.watch(dir, { persistent: false }, () => this.onEvent());
         const d: DirWatch = { watcher, dev: st.dev, ino: st.ino, dead: false };
         watcher.on('error', () => {
           // The folder went away (or the watch broke): the next check watches it again if it exists.
