@@ -56,6 +56,13 @@ export enum StreamType {
   Upstream = 3,
 }
 
+/** The kind of a metric (proxy_define_metric). */
+export enum MetricType {
+  Counter = 0,
+  Gauge = 1,
+  Histogram = 2,
+}
+
 /** What onRequestHeaders / onResponseHeaders return. */
 export enum FilterHeadersStatus {
   Continue = 0,

@@ -63,6 +63,9 @@ export class RootContext extends Context {
   /** Every period set with setTickPeriod(). */
   onTick(): void {}
 
+  /** Items were enqueued on a queue this root registered (registerSharedQueue): dequeue them. */
+  onQueueReady(queueId: u32): void {}
+
   /** The host is done with the plugin. Return false to finish asynchronously, then call done(). */
   onDone(): bool {
     return true;

@@ -95,6 +95,42 @@ export declare function proxy_http_call(
   retToken: usize,
 ): u32;
 
+// §3.8 shared data (one key-value store per vm_id, shared by every worker)
+// @ts-ignore: decorator (AssemblyScript)
+@external("env", "proxy_get_shared_data")
+export declare function proxy_get_shared_data(keyData: usize, keySize: usize, retData: usize, retSize: usize, retCas: usize): u32;
+// @ts-ignore: decorator (AssemblyScript)
+@external("env", "proxy_set_shared_data")
+export declare function proxy_set_shared_data(keyData: usize, keySize: usize, valueData: usize, valueSize: usize, cas: u32): u32;
+
+// §3.9 shared queues
+// @ts-ignore: decorator (AssemblyScript)
+@external("env", "proxy_register_shared_queue")
+export declare function proxy_register_shared_queue(nameData: usize, nameSize: usize, retId: usize): u32;
+// @ts-ignore: decorator (AssemblyScript)
+@external("env", "proxy_resolve_shared_queue")
+export declare function proxy_resolve_shared_queue(vmIdData: usize, vmIdSize: usize, nameData: usize, nameSize: usize, retId: usize): u32;
+// @ts-ignore: decorator (AssemblyScript)
+@external("env", "proxy_enqueue_shared_queue")
+export declare function proxy_enqueue_shared_queue(queueId: u32, valueData: usize, valueSize: usize): u32;
+// @ts-ignore: decorator (AssemblyScript)
+@external("env", "proxy_dequeue_shared_queue")
+export declare function proxy_dequeue_shared_queue(queueId: u32, retData: usize, retSize: usize): u32;
+
+// §3.10 metrics
+// @ts-ignore: decorator (AssemblyScript)
+@external("env", "proxy_define_metric")
+export declare function proxy_define_metric(metricType: u32, nameData: usize, nameSize: usize, retId: usize): u32;
+// @ts-ignore: decorator (AssemblyScript)
+@external("env", "proxy_increment_metric")
+export declare function proxy_increment_metric(metricId: u32, delta: i64): u32;
+// @ts-ignore: decorator (AssemblyScript)
+@external("env", "proxy_record_metric")
+export declare function proxy_record_metric(metricId: u32, value: u64): u32;
+// @ts-ignore: decorator (AssemblyScript)
+@external("env", "proxy_get_metric")
+export declare function proxy_get_metric(metricId: u32, retValue: usize): u32;
+
 // WASI: randomness (used by randomBytes()); the host gives crypto-quality bytes.
 // @ts-ignore: decorator (AssemblyScript)
 @external("wasi_snapshot_preview1", "random_get")

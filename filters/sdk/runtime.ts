@@ -102,6 +102,12 @@ export function proxy_on_tick(rootId: u32): void {
   if (root !== null) root.onTick();
 }
 
+/** An item was enqueued on a queue this root registered (delivered to the root, never to a stream). */
+export function proxy_on_queue_ready(rootId: u32, queueId: u32): void {
+  const root = rootOf(rootId);
+  if (root !== null) root.onQueueReady(queueId);
+}
+
 export function proxy_on_log(contextId: u32): void {
   const stream = streamOf(contextId);
   if (stream !== null) stream.onLog();

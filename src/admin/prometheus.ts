@@ -92,6 +92,8 @@ function filterFamilies(e: Exposition, s: StatsSnapshot): void {
   for (const [filter, f] of filters) e.sample('wasmgate_filter_failed_streams_total', { filter }, f.failed_streams);
   e.family('wasmgate_filter_vm_restarts_total', 'counter', 'Fresh VMs started to replace failed ones.');
   for (const [filter, f] of filters) e.sample('wasmgate_filter_vm_restarts_total', { filter }, f.vm_restarts);
+  e.family('wasmgate_filter_log_dropped_total', 'counter', 'Filter log lines dropped by the rate limit (200 per second per VM).');
+  for (const [filter, f] of filters) e.sample('wasmgate_filter_log_dropped_total', { filter }, f.log_dropped);
   e.family('wasmgate_filter_vms', 'gauge', 'Live VM instances of each filter (one per worker).');
   for (const [filter, f] of filters) e.sample('wasmgate_filter_vms', { filter }, f.vms);
   e.family('wasmgate_filter_memory_bytes', 'gauge', 'Linear memory of the live VMs of each filter.');

@@ -62,6 +62,7 @@ export interface FilterCostSnapshot {
   failures: Record<string, number>;
   failed_streams: number;
   vm_restarts: number;
+  log_dropped: number;
   vms: number;
   memory_bytes: number;
 }
@@ -77,6 +78,8 @@ export class FilterCost {
   readonly failures: Record<string, number> = {};
   failedStreams = 0;
   vmRestarts = 0;
+  /** Log lines dropped by the per-VM rate limit. */
+  logDropped = 0;
 
   /** One call of callback `cb` that took `ms` milliseconds, standing for `weight` calls in the time histograms. */
   record(cb: number, ms: number, weight: number): void {
@@ -119,6 +122,7 @@ export class FilterCost {
       failures: { ...this.failures },
       failed_streams: this.failedStreams,
       vm_restarts: this.vmRestarts,
+      log_dropped: this.logDropped,
       vms,
       memory_bytes: memoryBytes,
     };
@@ -151,6 +155,7 @@ export function sumFilterCosts(a: FilterCostSnapshot | undefined, b: FilterCostS
     failures: addR(a.failures, b.failures),
     failed_streams: a.failed_streams + b.failed_streams,
     vm_restarts: a.vm_restarts + b.vm_restarts,
+    log_dropped: a.log_dropped + b.log_dropped,
     vms: a.vms + b.vms,
     memory_bytes: a.memory_bytes + b.memory_bytes,
   };

@@ -36,6 +36,8 @@ type Export = (...args: number[]) => number | undefined;
 
 const PINO_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 const RECENT_LINES = 20;
+/** Most log lines a VM writes per second; the rest are dropped and counted. */
+const LOG_LINES_PER_SECOND = 200;
 
 /** What a call into a failed or trapping VM returns instead of a callback result (no i32 is this). */
 export const TRAPPED = 2 ** 32;
@@ -111,6 +113,9 @@ export class FilterVm {
   /** Where this VM's calls, time and failures are counted (the plugin's, across its VMs). */
   private readonly cost: FilterCost;
   private callTick = 0;
+  private logWindow = 0;
+  private logLines = 0;
+  private logDropped = 0;
 
   constructor(mod: FilterModule, filter: ResolvedFilter, log: Logger, services?: VmServices, cost = new FilterCost()) {
     this.filter = filter;
@@ -434,6 +439,19 @@ export class FilterVm {
   }
 
   private guestLog(level: LogLevel, message: string): void {
+    // a log flood is cut at LOG_LINES_PER_SECOND per VM; what was dropped is said once a second
+    const now = Date.now();
+    if (now - this.logWindow >= 1000) {
+      if (this.logDropped > 0) this.log.warn({ dropped: this.logDropped }, `filter log lines dropped (over ${LOG_LINES_PER_SECOND}/s)`);
+      this.logWindow = now;
+      this.logLines = 0;
+      this.logDropped = 0;
+    }
+    if (++this.logLines > LOG_LINES_PER_SECOND) {
+      this.logDropped++;
+      this.cost.logDropped++;
+      return;
+    }
     if (this.recent.length === RECENT_LINES) this.recent.shift();
     this.recent.push(`[${PINO_LEVELS[level]}] ${message}`);
     this.log[PINO_LEVELS[level]](message);

@@ -46,9 +46,13 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       if (typeof map === 'number') return map;
       // malformed or oversized input decodes to nothing: the map is cleared (cpp-host does the same)
       const pairs = decodePairs(bytes) ?? [];
+      for (let i = 0; i < pairs.length; i += 2) {
+        pairs[i] = pairs[i]!.toLowerCase();
+        if (!validHeader(type, pairs[i]!, pairs[i + 1]!)) return WasmResult.BadArgument; // nothing changed
+      }
       map.pseudo.length = 0;
       map.list.length = 0;
-      for (let i = 0; i < pairs.length; i += 2) map.add(pairs[i]!.toLowerCase(), pairs[i + 1]!);
+      for (let i = 0; i < pairs.length; i += 2) map.add(pairs[i]!, pairs[i + 1]!);
       return WasmResult.Ok;
     },
     proxy_get_header_map_value(type, keyPtr, keyLen, retPtrPtr, retSizePtr) {
@@ -67,7 +71,9 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
       const map = writable(type);
       if (typeof map === 'number') return map;
-      map.add(key.toLowerCase(), value);
+      const name = key.toLowerCase();
+      if (!validHeader(type, name, value)) return WasmResult.BadArgument;
+      map.add(name, value);
       return WasmResult.Ok;
     },
     proxy_replace_header_map_value(type, keyPtr, keyLen, valuePtr, valueLen) {
@@ -76,7 +82,9 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
       const map = writable(type);
       if (typeof map === 'number') return map;
-      map.set(key.toLowerCase(), value);
+      const name = key.toLowerCase();
+      if (!validHeader(type, name, value)) return WasmResult.BadArgument;
+      map.set(name, value);
       return WasmResult.Ok;
     },
     proxy_remove_header_map_value(type, keyPtr, keyLen) {
@@ -198,6 +206,27 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
 }
 
 const EMPTY_MAP = new HeaderMap();
+
+/** RFC 9110 token characters (header names). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+/** What a header value may not contain: CR, LF, NUL (header injection) and other controls but tab. */
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const REQUEST_PSEUDO = new Set([':method', ':path', ':authority', ':scheme']);
+
+/**
+ * A header a filter writes must be one the wire can carry: a token name (or a pseudo-header the map
+ * has: :method :path :authority :scheme on requests, :status on responses) and a value without CR,
+ * LF or NUL. Anything else is refused with BadArgument and never reaches the wire.
+ */
+function validHeader(type: number, name: string, value: string): boolean {
+  if (BAD_VALUE.test(value)) return false;
+  if (name.charCodeAt(0) === 58 /* : */) {
+    if (type === HeaderMapType.RequestHeaders) return REQUEST_PSEUDO.has(name);
+    if (type === HeaderMapType.ResponseHeaders) return name === ':status' && /^[1-9][0-9]{2}$/.test(value);
+    return false;
+  }
+  return TOKEN.test(name);
+}
 
 /** Writes a header map in the pairs format straight into guest memory (one allocation in the guest). */
 function copyPairsOut(host: VmHost, map: HeaderMap, retPtrPtr: number, retSizePtr: number): number {

@@ -70,10 +70,9 @@ export function sharedImports(host: VmHost): Record<string, HostFn> {
       if (name === undefined || !mem.inBounds(retIdPtr, 4)) return WasmResult.InvalidMemoryAccess;
       const shared = host.shared();
       if (shared === undefined) return WasmResult.Unimplemented;
-      const id = shared.defineMetric(type >>> 0, name);
-      if (id < 4) return id; // a status
-      mem.writeU32(retIdPtr, id);
-      return WasmResult.Ok;
+      const { status, id } = shared.defineMetric(type >>> 0, name);
+      if (status === WasmResult.Ok) mem.writeU32(retIdPtr, id);
+      return status;
     },
     proxy_increment_metric(id: number, delta: bigint) {
       const shared = host.shared();

@@ -50,7 +50,7 @@ export class MetricsStore {
 
   /** The slot of (filter, kind, name), allocated on first use; undefined when every slot is taken. */
   define(filter: string, kind: MetricKind, name: string): number | undefined {
-    const nameKey = Buffer.from(`m${kind}${filter}\0${name}`, 'latin1');
+    const nameKey = Buffer.from(`m${kind}${filter}\0${name}`, 'utf8');
     return this.store.withLock(() => {
       const existing = this.store.getLocked(nameKey);
       if (existing !== undefined) return existing.readUInt32LE(0);
@@ -59,7 +59,7 @@ export class MetricsStore {
       const v = Buffer.alloc(4);
       v.writeUInt32LE(slot);
       if (this.store.setLocked(nameKey, v, 0) !== 'ok') return undefined;
-      this.store.setLocked(slotKey(slot), Buffer.from(`${kind}${filter}\0${name}`, 'latin1'), 0);
+      this.store.setLocked(slotKey(slot), Buffer.from(`${kind}${filter}\0${name}`, 'utf8'), 0);
       Atomics.store(this.header, 0, slot + 1);
       return slot;
     });
@@ -94,7 +94,7 @@ export class MetricsStore {
     for (let slot = 0; slot < n; slot++) {
       const desc = this.store.withLock(() => this.store.getLocked(slotKey(slot)));
       if (desc === undefined) continue;
-      const text = desc.toString('latin1');
+      const text = desc.toString('utf8');
       const kind = Number(text[0]) as MetricKind;
       const sep = text.indexOf('\0');
       const filter = text.slice(1, sep);

@@ -68,13 +68,13 @@ export class VmShared {
     return r;
   }
 
-  defineMetric(kind: number, name: string): number | WasmResult {
-    if (kind > MetricKind.Histogram) return WasmResult.BadArgument;
+  defineMetric(kind: number, name: string): { status: WasmResult; id: number } {
+    if (kind > MetricKind.Histogram) return { status: WasmResult.BadArgument, id: 0 };
     const slot = this.state.metrics.define(this.filter, kind as MetricKind, name);
-    if (slot === undefined) return WasmResult.InternalFailure;
+    if (slot === undefined) return { status: WasmResult.InternalFailure, id: 0 };
     const id = this.nextMetric++ * 4 + kind;
     this.metricSlots.set(id, slot);
-    return id;
+    return { status: WasmResult.Ok, id };
   }
 
   incrementMetric(id: number, delta: bigint): WasmResult {
