@@ -29,7 +29,7 @@ for (const file of files) {
   const t0 = performance.now();
   const mod = await loadFilterModule(file);
   const compileMs = performance.now() - t0;
-  const filter = { name, wasm: file, root_id: '', vm_id: '', config: JSON.stringify(CONFIGS[name] ?? {}), vm_config: '', fail_open: false, limits: { memory_mb: 64 } };
+  const filter = { name, wasm: file, root_id: '', vm_id: '', config: JSON.stringify(CONFIGS[name] ?? {}), vm_config: '', fail_open: false, limits: { memory_mb: 64, hard_timeout_ms: 5000 } };
   const times: number[] = [];
   for (let i = 0; i < RUNS + 20; i++) {
     const s = performance.now();

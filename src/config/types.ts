@@ -63,6 +63,8 @@ export interface ResolvedRoute {
 
 export interface ResolvedFilterLimits {
   readonly memory_mb: number;
+  /** A worker stuck this long in one call into the filter is terminated and replaced. */
+  readonly hard_timeout_ms: number;
 }
 
 export interface ResolvedFilter {

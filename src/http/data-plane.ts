@@ -27,6 +27,8 @@ export interface WorkerContext {
   readonly shared: SharedState | undefined;
   /** Set when the server drains: responses then carry `connection: close`. */
   draining: boolean;
+  /** Watchdog cells the main thread reads (see VmServices.watchdog). */
+  readonly watchdog?: Int32Array;
   /** The plane serving new requests (filters reach upstreams through it, whatever plane they came from). */
   current(): DataPlane | undefined;
 }
@@ -100,6 +102,8 @@ export class DataPlane {
       // through the serving plane: a VM kept across reloads calls the upstreams of the current config
       upstream: (name) => (worker.current() ?? this).upstreams.get(name),
       sendCall,
+      ...(worker.watchdog === undefined ? {} : { watchdog: worker.watchdog }),
+      filterIndex: (name) => config.filters.findIndex((f) => f.name === name),
       get maxCallBodyBytes() {
         return (worker.current() ?? plane).config.server.max_buffer_bytes;
       },

@@ -25,6 +25,13 @@ export interface VmServices {
   sendCall(req: CallRequest, done: (r: CallResult) => void): void;
   /** Largest http-call response body accepted. */
   readonly maxCallBodyBytes: number;
+  /**
+   * The worker's watchdog cells, read by the main thread: [calls started, calls ended, filter index,
+   * hard timeout ms]. A call that does not end within the timeout gets the worker terminated.
+   */
+  readonly watchdog?: Int32Array;
+  /** The filter's position in the serving config (named in the watchdog's log line). */
+  filterIndex?(name: string): number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -113,6 +120,8 @@ export class FilterVm {
   /** Where this VM's calls, time and failures are counted (the plugin's, across its VMs). */
   private readonly cost: FilterCost;
   private callTick = 0;
+  private readonly watchdog: Int32Array | undefined;
+  private readonly watchIndex: number;
   private logWindow = 0;
   private logLines = 0;
   private logDropped = 0;
@@ -120,6 +129,8 @@ export class FilterVm {
   constructor(mod: FilterModule, filter: ResolvedFilter, log: Logger, services?: VmServices, cost = new FilterCost()) {
     this.filter = filter;
     this.cost = cost;
+    this.watchdog = services?.watchdog;
+    this.watchIndex = services?.filterIndex?.(filter.name) ?? -1;
     this.services = services;
     this.module = mod;
     this.log = log.child({ filter: filter.name, rootId: filter.root_id, vmId: filter.vm_id }, { msgPrefix: 'wasm: ' });
@@ -248,6 +259,12 @@ export class FilterVm {
     // one call in TIME_SAMPLE is timed (two clock reads cost about as much as a small callback)
     const timed = (++this.callTick & (TIME_SAMPLE - 1)) === 0;
     const t0 = timed ? performance.now() : 0;
+    const w = this.watchdog;
+    if (w !== undefined) {
+      w[2] = this.watchIndex;
+      w[3] = this.filter.limits.hard_timeout_ms;
+      w[0]!++;
+    }
     try {
       r = fn(ctx.id, a, b, c);
     } catch (err) {
@@ -258,6 +275,7 @@ export class FilterVm {
       this.effective = outer;
       if (timed) this.cost.record(cb, performance.now() - t0, TIME_SAMPLE);
       else this.cost.calls[cb]!++;
+      if (w !== undefined) w[1]!++;
     }
     if (this.depth === 0 && this.deferred.length > 0) this.runDeferred();
     return r === undefined ? 0 : r === TRAPPED ? TRAPPED : r >>> 0;
@@ -351,6 +369,12 @@ export class FilterVm {
     this.effective = undefined;
     this.depth++;
     const t0 = performance.now();
+    const w = this.watchdog;
+    if (w !== undefined) {
+      w[2] = this.watchIndex;
+      w[3] = this.filter.limits.hard_timeout_ms;
+      w[0]!++;
+    }
     try {
       fn(this.rootContextId, ...args);
     } catch (err) {
@@ -359,6 +383,7 @@ export class FilterVm {
       this.depth--;
       this.effective = outer;
       this.cost.record(cb, performance.now() - t0, 1);
+      if (w !== undefined) w[1]!++;
     }
     if (this.depth === 0 && this.deferred.length > 0) this.runDeferred();
   }
@@ -425,12 +450,20 @@ export class FilterVm {
   private startCall(name: string, ...args: number[]): number | undefined {
     const fn = this.exports[name];
     if (fn === undefined) return undefined;
+    const w = this.watchdog;
+    if (w !== undefined) {
+      w[2] = this.watchIndex;
+      w[3] = this.filter.limits.hard_timeout_ms;
+      w[0]!++;
+    }
     try {
       return fn(...args);
     } catch (err) {
       if (err instanceof GuestExit && err.exitCode === 0 && name === '_start') return undefined; // a command that finished
       const what = err instanceof GuestExit ? err.message : `trapped: ${(err as Error).message}`;
       this.refuse(`${name} ${what}`, err);
+    } finally {
+      if (w !== undefined) w[1]!++;
     }
   }
 

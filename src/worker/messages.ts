@@ -10,6 +10,8 @@ export interface WorkerInit {
   readonly port: number;
   /** Configuration version the worker starts with. */
   readonly version: number;
+  /** Cells the worker updates around every call into a filter (see VmServices.watchdog). */
+  readonly watchdog: SharedArrayBuffer;
   /** Each filter's module, compiled once on the main thread (WebAssembly.Module crosses threads). */
   readonly modules: ReadonlyArray<readonly [string, FilterModule]>;
   /** The process-wide shared data store and metric cells (SharedArrayBuffers, the same in every worker). */

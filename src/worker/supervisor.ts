@@ -22,6 +22,11 @@ interface Slot {
   /** Consecutive deaths without serving; drives the restart backoff. */
   crashes: number;
   restartTimer: NodeJS.Timeout | undefined;
+  /** The worker's watchdog cells: [calls started, calls ended, filter index, hard timeout ms]. */
+  watch: Int32Array;
+  /** The started-calls count seen stuck, and since when (ms). */
+  stuckAt: number;
+  stuckSince: number;
 }
 
 export class Supervisor {
@@ -54,11 +59,52 @@ export class Supervisor {
       metrics: MetricsStore.create(MAX_METRICS),
     };
     this.log = log.child({ component: 'supervisor' });
-    for (let id = 0; id < config.workers; id++) this.slots.push({ id, worker: undefined, listening: false, crashes: 0, restartTimer: undefined });
+    for (let id = 0; id < config.workers; id++) {
+      this.slots.push({ id, worker: undefined, listening: false, crashes: 0, restartTimer: undefined, watch: new Int32Array(0), stuckAt: -1, stuckSince: 0 });
+    }
+  }
+
+  /** Workers terminated because they were stuck in a filter call past its hard timeout. */
+  stuckTerminations = 0;
+  private watchTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * The last line of defence against a filter that never returns (metering should stop it first): a worker
+   * whose call into a filter has not ended within the filter's limits.hard_timeout_ms is terminated, logged,
+   * counted and replaced like a crashed one.
+   */
+  private watchWorkers(): void {
+    const now = Date.now();
+    for (const slot of this.slots) {
+      const w = slot.watch;
+      if (slot.worker === undefined || w.length === 0) continue;
+      const started = w[0]!;
+      if (started === w[1]) {
+        slot.stuckAt = -1;
+        continue;
+      }
+      if (slot.stuckAt !== started) {
+        slot.stuckAt = started;
+        slot.stuckSince = now;
+        continue;
+      }
+      const limit = w[3]!;
+      if (now - slot.stuckSince < limit) continue;
+      const filter = this.config.filters[w[2]!]?.name ?? '?';
+      this.stuckTerminations++;
+      this.log.error(
+        { worker: slot.id, filter, stuckMs: now - slot.stuckSince, code: ErrorCodes.GW_ERR_WORKER_EXITED },
+        `worker stuck in a call into filter "${filter}" past its hard_timeout_ms: terminating and replacing it (its in-flight requests fail)`,
+      );
+      slot.stuckAt = -1;
+      void slot.worker.terminate();
+    }
   }
 
   /** Starts the first worker, learns the port, then starts the others on it. Rejects if listening fails. */
   async start(): Promise<void> {
+    this.watchTimer = setInterval(() => this.watchWorkers(), 100);
+    this.watchTimer.unref();
     this.port = this.config.listen.port;
     this.port = await this.spawn(this.slots[0]!);
     await Promise.all(this.slots.slice(1).map((s) => this.spawn(s)));
@@ -74,7 +120,10 @@ export class Supervisor {
   }
 
   private spawn(slot: Slot): Promise<number> {
-    const init: WorkerInit = { workerId: slot.id, config: this.config, port: this.port, modules: this.modules, shared: this.shared, version: this.version };
+    const watchdog = new SharedArrayBuffer(16);
+    slot.watch = new Int32Array(watchdog);
+    slot.stuckAt = -1;
+    const init: WorkerInit = { workerId: slot.id, config: this.config, port: this.port, modules: this.modules, shared: this.shared, version: this.version, watchdog };
     const worker = new Worker(WORKER_URL, { workerData: init, stdout: false, stderr: false });
     slot.worker = worker;
     slot.listening = false;
@@ -182,6 +231,7 @@ export class Supervisor {
   /** Marks the gateway not ready, then drains every worker (in-flight requests get up to drainTimeoutMs). */
   async shutdown(drainTimeoutMs: number): Promise<{ forced: number }> {
     this.stopping = true;
+    clearInterval(this.watchTimer);
     let forced = 0;
     await Promise.all(
       this.slots.map(async (slot) => {

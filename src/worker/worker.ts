@@ -29,6 +29,7 @@ const worker: WorkerContext = {
   accessLog: new AccessLog(lines, init.workerId),
   stats: new WorkerStats(),
   shared,
+  watchdog: new Int32Array(init.watchdog),
   draining: false,
   current: () => plane,
 };

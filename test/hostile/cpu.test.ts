@@ -1,0 +1,65 @@
+// Hostile filters, part of test/hostile/: code that never returns, and code that recurses without end.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { startTestGateway, startUpstream } from '../helpers/gateway.ts';
+
+const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/wasm/${name}.wasm`, import.meta.url));
+
+/** A request that may never be answered: resolves with the status, or 0 when the connection is cut. */
+function attempt(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { headers, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', () => resolve(0));
+    });
+    req.on('error', () => resolve(0));
+    req.setTimeout(10_000, () => req.destroy());
+  });
+}
+
+test('deep recursion traps (stack overflow): that request fails, the others pass', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  const gw = await startTestGateway({
+    upstreams: { app: { url: up.url } },
+    routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+    filters: [{ name: 'hostile', wasm: fixture('hostile-loop') }],
+    log: { level: 'fatal' },
+  });
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  const statuses = await Promise.all([attempt(`${gw.url}/r`, { 'x-recurse': '1' }), ...Array.from({ length: 5 }, () => attempt(`${gw.url}/ok`, {}))]);
+  assert.ok(statuses[0]! >= 500, `the recursing request failed: ${statuses[0]}`);
+  assert.deepEqual(statuses.slice(1), [200, 200, 200, 200, 200]);
+  const text = await (await fetch(`${gw.adminUrl}/stats/prometheus`)).text();
+  assert.match(text, /^wasmgate_filter_failures_total\{filter="hostile",cause="stack_overflow"\} 1$/m);
+});
+
+test('a worker stuck in a filter call past limits.hard_timeout_ms is terminated and replaced; the gateway keeps serving', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  const gw = await startTestGateway({
+    workers: 2,
+    upstreams: { app: { url: up.url } },
+    routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+    filters: [{ name: 'hostile', wasm: fixture('hostile-loop'), limits: { hard_timeout_ms: 300 } }],
+    log: { level: 'fatal' },
+  });
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  const stuck = attempt(`${gw.url}/loop`, { 'x-loop': '1' });
+  // the other worker keeps answering meanwhile; the stuck one is replaced within about the timeout
+  const t0 = Date.now();
+  assert.equal(await stuck, 0, 'the stuck request is cut');
+  assert.ok(Date.now() - t0 < 5000);
+  const deadline = Date.now() + 10_000;
+  let ok = 0;
+  while (ok < 20 && Date.now() < deadline) ok += (await attempt(`${gw.url}/ok`, {})) === 200 ? 1 : 0;
+  assert.equal(ok, 20);
+  assert.equal(gw.supervisor.stuckTerminations, 1);
+});
