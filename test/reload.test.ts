@@ -202,6 +202,7 @@ test('file watching: a ConfigMap-style symlink swap of the folder reloads config
     return performance.now() - t0;
   };
   assert.equal(await versionNow(), 'a');
+  const traffic = load(`http://127.0.0.1:${gw.port}`, 6);
   publish({ 'gateway.yaml': yaml, 'filter.wasm': readFileSync(fixture('version-b')) });
   assert.ok((await waitFor('b')) < 2000);
   // a broken module published the same way is refused: b keeps serving
@@ -213,5 +214,8 @@ test('file watching: a ConfigMap-style symlink swap of the folder reloads config
   // and the fixed one loads
   publish({ 'gateway.yaml': yaml, 'filter.wasm': readFileSync(fixture('version-a')) });
   await waitFor('a');
+  const results = await traffic.stop();
+  assert.deepEqual(results.filter((r) => r.status !== 200).slice(0, 3), [], 'no request failed during the swaps');
+  for (const r of results) assert.ok(r.version === 'a' || r.version === 'b', `one version per response: ${String(r.version)}`);
   assert.ok(logs.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('reload applied: versioned')));
 });
