@@ -15,6 +15,8 @@ const CONFIGS: Record<string, unknown> = {
   'add-headers': { request: { set: { 'x-a': '1' } }, response: { add: { 'x-powered-by': 'wasmgate' } } },
   'ab-router': { experiment: 'checkout', variants: [{ name: 'a', weight: 50 }, { name: 'b', weight: 50 }] },
   'json-transform': { set: { '/source': 'wasmgate' }, remove: ['/password'] },
+  auth: { upstream: 'auth' },
+  'rate-limit': { requests_per_second: 10, burst: 20 },
 };
 const files = process.argv.length > 2 ? process.argv.slice(2).map((f) => path.resolve(f)) : readdirSync(filtersDir).filter((f) => f.endsWith('.wasm')).map((f) => path.join(filtersDir, f));
 const RUNS = Number(process.env.RUNS ?? 200);
@@ -27,9 +29,9 @@ console.log('| --- | --- | --- | --- | --- |');
 for (const file of files) {
   const name = path.basename(file, '.wasm');
   const t0 = performance.now();
-  const mod = await loadFilterModule(file);
+  const mod = await loadFilterModule(file, { memoryLimitBytes: 64 * 1048576, meter: true }); // as the gateway loads it
   const compileMs = performance.now() - t0;
-  const filter = { name, wasm: file, root_id: '', vm_id: '', config: JSON.stringify(CONFIGS[name] ?? {}), vm_config: '', fail_open: false, limits: { memory_mb: 64, hard_timeout_ms: 5000 } };
+  const filter = { name, wasm: file, root_id: '', vm_id: '', config: JSON.stringify(CONFIGS[name] ?? {}), vm_config: '', fail_open: false, limits: { memory_mb: 64, cpu: 200000000, hard_timeout_ms: 5000 } };
   const times: number[] = [];
   for (let i = 0; i < RUNS + 20; i++) {
     const s = performance.now();

@@ -29,7 +29,7 @@ export async function startGateway(config: ResolvedConfig, log: Logger): Promise
   // each filter is compiled once here; workers instantiate their own VMs from the compiled modules
   const modules = new Map<string, FilterModule>();
   for (const f of config.filters) {
-    const mod = await loadFilterModule(f.wasm, { memoryLimitBytes: f.limits.memory_mb * 1048576 });
+    const mod = await loadFilterModule(f.wasm, { memoryLimitBytes: f.limits.memory_mb * 1048576, meter: f.limits.cpu > 0 });
     const link = linkReportOf(mod);
     if (link.unimplemented.length > 0 || link.unknown.length > 0) {
       log.warn(

@@ -109,7 +109,7 @@ test('the example loads and defaults are filled', () => {
     config: '{"response":{"add":{"x-powered-by":"wasmgate"}}}',
     vm_config: '',
     fail_open: false,
-    limits: { memory_mb: 64, hard_timeout_ms: 5000 },
+    limits: { memory_mb: 64, cpu: 200000000, hard_timeout_ms: 5000 },
   });
 });
 

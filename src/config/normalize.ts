@@ -95,7 +95,7 @@ function normalizeFilter(f: FilterOptions, baseDir: string): ResolvedFilter {
     config: pluginText(f.config),
     vm_config: pluginText(f.vm_config),
     fail_open: f.fail_open,
-    limits: { memory_mb: f.limits.memory_mb, hard_timeout_ms: f.limits.hard_timeout_ms },
+    limits: { memory_mb: f.limits.memory_mb, cpu: f.limits.cpu, hard_timeout_ms: f.limits.hard_timeout_ms },
   };
 }
 

@@ -62,7 +62,7 @@ export interface FilterOptions {
   config: unknown;
   vm_config: unknown;
   fail_open: boolean;
-  limits: { memory_mb: number; hard_timeout_ms: number };
+  limits: { memory_mb: number; cpu: number; hard_timeout_ms: number };
 }
 
 export interface ServerOptions {

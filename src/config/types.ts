@@ -63,6 +63,8 @@ export interface ResolvedRoute {
 
 export interface ResolvedFilterLimits {
   readonly memory_mb: number;
+  /** Fuel of one callback (1 per function call and loop iteration); 0 = unmetered. */
+  readonly cpu: number;
   /** A worker stuck this long in one call into the filter is terminated and replaced. */
   readonly hard_timeout_ms: number;
 }

@@ -133,11 +133,11 @@ export class Reloader {
       const prev = this.modules.get(f.name);
       const prevFilter = old.filters.find((x) => x.name === f.name);
       const limit = f.limits.memory_mb * 1048576;
-      if (prev !== undefined && prev.sha256 === sha256 && prev.file === f.wasm && prevFilter?.limits.memory_mb === f.limits.memory_mb) {
+      if (prev !== undefined && prev.sha256 === sha256 && prev.file === f.wasm && JSON.stringify(prevFilter?.limits) === JSON.stringify(f.limits)) {
         modules.set(f.name, prev);
       } else {
         try {
-          modules.set(f.name, await checkFilterModule(f.wasm, bytes, { memoryLimitBytes: limit }));
+          modules.set(f.name, await checkFilterModule(f.wasm, bytes, { memoryLimitBytes: limit, meter: f.limits.cpu > 0 }));
         } catch (err) {
           return fail(`filter "${f.name}": ${(err as Error).message}`, f.name);
         }

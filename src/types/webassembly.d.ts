@@ -39,7 +39,12 @@ declare namespace WebAssembly {
   class Table {
     readonly length: number;
   }
+  interface GlobalDescriptor {
+    value: 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'externref' | 'anyfunc';
+    mutable?: boolean;
+  }
   class Global {
+    constructor(descriptor: GlobalDescriptor, value?: unknown);
     value: unknown;
   }
   class CompileError extends Error {}

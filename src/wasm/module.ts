@@ -9,10 +9,13 @@ import { ALLOCATORS, CALLBACKS } from './abi/callbacks.ts';
 import { importArea, type ImportArea } from './abi/imports.ts';
 import { ErrorCodes, GatewayError } from '../errors.ts';
 import { limitMemory } from './rewrite.ts';
+import { injectMetering } from './meter.ts';
 
 export interface LoadOptions {
   /** Cap the module's memory at this many bytes (its maximum is rewritten before compiling). */
   readonly memoryLimitBytes?: number;
+  /** Inject CPU metering (a fuel counter charged at every function entry and loop iteration). */
+  readonly meter?: boolean;
 }
 
 export interface ModuleImport {
@@ -39,6 +42,8 @@ export interface FilterModule {
   readonly unknownImports: readonly ModuleImport[];
   /** The memory maximum the module runs with, in bytes (undefined: no limit applied). */
   readonly memoryMaxBytes: number | undefined;
+  /** The exported i64 global holding the CPU fuel of the running callback, when metering was injected. */
+  readonly fuelExport: string | undefined;
 }
 
 export class FilterModuleError extends GatewayError {
@@ -70,6 +75,9 @@ export async function checkFilterModule(file: string, bytes: Buffer, options: Lo
   }
   const version = bytes.readUInt32LE(4);
   if (version !== 1) throw new FilterModuleError(file, `unsupported WebAssembly binary version ${version} (expected 1)`);
+  // the identity of the file as written (the rewrites below change the bytes that get compiled)
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sizeBytes = bytes.length;
   let memoryMaxBytes: number | undefined;
   if (options.memoryLimitBytes !== undefined) {
     try {
@@ -80,6 +88,16 @@ export async function checkFilterModule(file: string, bytes: Buffer, options: Lo
       }
     } catch (err) {
       throw new FilterModuleError(file, `cannot apply the memory limit: ${(err as Error).message}`, err);
+    }
+  }
+  let fuelExport: string | undefined;
+  if (options.meter === true && WebAssembly.validate(bytes)) {
+    try {
+      const metered = injectMetering(bytes);
+      bytes = metered.bytes;
+      fuelExport = metered.fuelExport;
+    } catch (err) {
+      throw new FilterModuleError(file, `cannot inject CPU metering: ${(err as Error).message} (set limits.cpu: 0 to run it unmetered)`, err);
     }
   }
   let module: WebAssembly.Module;
@@ -119,8 +137,8 @@ export async function checkFilterModule(file: string, bytes: Buffer, options: Lo
 
   return {
     file,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    sizeBytes: bytes.length,
+    sha256,
+    sizeBytes,
     module,
     abi: AbiVersions[abiMarker],
     abiMarker,
@@ -129,5 +147,6 @@ export async function checkFilterModule(file: string, bytes: Buffer, options: Lo
     imports,
     unknownImports: imports.filter((i) => i.area === undefined),
     memoryMaxBytes,
+    fuelExport,
   };
 }

@@ -121,6 +121,9 @@ export class FilterVm {
   private readonly cost: FilterCost;
   private callTick = 0;
   private readonly watchdog: Int32Array | undefined;
+  /** The metering fuel global (when the module was metered) and the budget each callback starts with. */
+  private fuel: WebAssembly.Global | undefined = undefined;
+  private readonly fuelBudget: bigint;
   private readonly watchIndex: number;
   private logWindow = 0;
   private logLines = 0;
@@ -130,6 +133,7 @@ export class FilterVm {
     this.filter = filter;
     this.cost = cost;
     this.watchdog = services?.watchdog;
+    this.fuelBudget = BigInt(filter.limits.cpu);
     this.watchIndex = services?.filterIndex?.(filter.name) ?? -1;
     this.services = services;
     this.module = mod;
@@ -166,6 +170,7 @@ export class FilterVm {
     }
     this.exports = instance.exports as Record<string, Export>;
     memory.attach(instance.exports.memory as WebAssembly.Memory);
+    if (mod.fuelExport !== undefined) this.fuel = instance.exports[mod.fuelExport] as WebAssembly.Global;
     if (services?.shared !== undefined) {
       const vm = this;
       this.sharedView = new VmShared(services.shared, filter.vm_id, filter.name, {
@@ -252,6 +257,7 @@ export class FilterVm {
    */
   call(cb: Callback, fn: Export, ctx: StreamContext, a: number, b: number, c: number): number {
     if (this.failed) return TRAPPED;
+    if (this.depth === 0 && this.fuel !== undefined) this.fuel.value = this.fuelBudget; // each callback's CPU budget
     const outer = this.effective;
     this.effective = ctx;
     this.depth++;
@@ -365,6 +371,7 @@ export class FilterVm {
   private callRoot(cb: Callback, name: string, ...args: number[]): void {
     const fn = this.exports[name];
     if (fn === undefined || this.failed) return;
+    if (this.depth === 0 && this.fuel !== undefined) this.fuel.value = this.fuelBudget;
     const outer = this.effective;
     this.effective = undefined;
     this.depth++;
@@ -391,11 +398,21 @@ export class FilterVm {
   private fail(err: unknown): void {
     if (this.failed) return;
     this.failed = true;
-    this.failure = err instanceof GuestExit ? err.message : `trapped: ${(err as Error).message}`;
-    this.cost.failure(failureCause(err, err instanceof GuestExit ? err.exitCode : undefined));
+    if (this.outOfFuel()) {
+      this.failure = `spent its CPU budget (limits.cpu ${this.filter.limits.cpu})`;
+      this.cost.failure('cpu_exhausted');
+    } else {
+      this.failure = err instanceof GuestExit ? err.message : `trapped: ${(err as Error).message}`;
+      this.cost.failure(failureCause(err, err instanceof GuestExit ? err.exitCode : undefined));
+    }
     this.stopTicks();
     this.log.error({ err: err instanceof Error ? err.message : String(err) }, `VM failed: ${this.failure}`);
     this.onFailure?.(this);
+  }
+
+  /** The metering counter went below zero: the trap was the CPU budget running out. */
+  private outOfFuel(): boolean {
+    return this.fuel !== undefined && (this.fuel.value as bigint) < 0n;
   }
 
   private setEffectiveContext(id: number): WasmResult {
@@ -450,6 +467,7 @@ export class FilterVm {
   private startCall(name: string, ...args: number[]): number | undefined {
     const fn = this.exports[name];
     if (fn === undefined) return undefined;
+    if (this.fuel !== undefined) this.fuel.value = this.fuelBudget;
     const w = this.watchdog;
     if (w !== undefined) {
       w[2] = this.watchIndex;
@@ -460,7 +478,11 @@ export class FilterVm {
       return fn(...args);
     } catch (err) {
       if (err instanceof GuestExit && err.exitCode === 0 && name === '_start') return undefined; // a command that finished
-      const what = err instanceof GuestExit ? err.message : `trapped: ${(err as Error).message}`;
+      const what = this.outOfFuel()
+        ? `spent its CPU budget (limits.cpu ${this.filter.limits.cpu})`
+        : err instanceof GuestExit
+          ? err.message
+          : `trapped: ${(err as Error).message}`;
       this.refuse(`${name} ${what}`, err);
     } finally {
       if (w !== undefined) w[1]!++;

@@ -39,13 +39,36 @@ test('deep recursion traps (stack overflow): that request fails, the others pass
   assert.match(text, /^wasmgate_filter_failures_total\{filter="hostile",cause="stack_overflow"\} 1$/m);
 });
 
+test('an infinite loop is stopped by the CPU budget (limits.cpu): only its request fails, good traffic flows', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  const gw = await startTestGateway({
+    upstreams: { app: { url: up.url } },
+    routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+    filters: [{ name: 'hostile', wasm: fixture('hostile-loop'), limits: { cpu: 5_000_000 } }],
+    log: { level: 'fatal' },
+  });
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  const good = Array.from({ length: 20 }, () => attempt(`${gw.url}/ok`, {}));
+  const looping = [attempt(`${gw.url}/loop`, { 'x-loop': '1' }), attempt(`${gw.url}/loop`, { 'x-loop': '1' })];
+  const statuses = await Promise.all([...good, ...looping]);
+  assert.deepEqual(statuses.slice(0, 20), Array(20).fill(200), 'every good request passed');
+  for (const s of statuses.slice(20)) assert.ok(s >= 500, `a looping request failed: ${s}`);
+  const text = await (await fetch(`${gw.adminUrl}/stats/prometheus`)).text();
+  assert.match(text, /^wasmgate_filter_failures_total\{filter="hostile",cause="cpu_exhausted"\} 2$/m);
+  assert.equal(gw.supervisor.stuckTerminations, 0, 'the watchdog had nothing to do');
+});
+
 test('a worker stuck in a filter call past limits.hard_timeout_ms is terminated and replaced; the gateway keeps serving', async (t) => {
   const up = await startUpstream((_req, res) => res.end('ok'));
   const gw = await startTestGateway({
     workers: 2,
     upstreams: { app: { url: up.url } },
     routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
-    filters: [{ name: 'hostile', wasm: fixture('hostile-loop'), limits: { hard_timeout_ms: 300 } }],
+    // metering off: the watchdog is what stops it
+    filters: [{ name: 'hostile', wasm: fixture('hostile-loop'), limits: { hard_timeout_ms: 300, cpu: 0 } }],
     log: { level: 'fatal' },
   });
   t.after(async () => {
