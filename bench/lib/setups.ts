@@ -35,10 +35,10 @@ function undiciSetup(name: string, mode: string | null): SetupDef {
 }
 
 /** The gateway with `n` add-headers filters, each adding a request and a response header. */
-function headerChain(name: string, n: number): SetupDef {
+function headerChain(name: string, n: number, cpu?: number): SetupDef {
   return {
     name,
-    description: `the gateway with a chain of ${n} add-headers filter${n === 1 ? '' : 's'} (each sets a request header and adds a response header)`,
+    description: `the gateway with a chain of ${n} add-headers filter${n === 1 ? '' : 's'} (each sets a request header and adds a response header)${cpu === 0 ? ', CPU metering off' : ''}`,
     start: (ctx) =>
       startWasmgate(ctx, {
         accessLog: true,
@@ -47,6 +47,7 @@ function headerChain(name: string, n: number): SetupDef {
           name: `headers-${i + 1}`,
           wasm: 'filters/add-headers.wasm',
           config: { request: { set: { [`x-filter-${i + 1}`]: 'on' } }, response: { add: { [`x-filtered-by-${i + 1}`]: 'wasmgate' } } },
+          ...(cpu === undefined ? {} : { limits: { cpu } }),
         })),
       }),
   };
@@ -86,6 +87,8 @@ export const SETUPS: readonly SetupDef[] = [
   headerChain('wasmgate-f1', 1),
   headerChain('wasmgate-f3', 3),
   headerChain('wasmgate-f5', 5),
+  // the chain of 5 without CPU metering: the difference to wasmgate-f5 is what metering costs
+  headerChain('wasmgate-f5-nometer', 5, 0),
   {
     name: 'wasmgate-json',
     description: 'the gateway with the json-transform filter (buffers and rewrites JSON request bodies)',
@@ -132,6 +135,7 @@ export const FILTER_SETUPS: Readonly<Record<string, number>> = {
   'wasmgate-f1': 1,
   'wasmgate-f3': 3,
   'wasmgate-f5': 5,
+  'wasmgate-f5-nometer': 5,
   'wasmgate-json': 1,
   'wasmgate-auth': 1,
   'wasmgate-ratelimit': 1,
