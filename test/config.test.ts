@@ -110,6 +110,7 @@ test('the example loads and defaults are filled', () => {
     vm_config: '',
     fail_open: false,
     limits: { memory_mb: 64, cpu: 200000000, hard_timeout_ms: 5000 },
+    quarantine: { failures: 5, window_ms: 10000, max_backoff_ms: 60000 },
   });
 });
 

@@ -94,6 +94,10 @@ function filterFamilies(e: Exposition, s: StatsSnapshot): void {
   for (const [filter, f] of filters) e.sample('wasmgate_filter_vm_restarts_total', { filter }, f.vm_restarts);
   e.family('wasmgate_filter_log_dropped_total', 'counter', 'Filter log lines dropped by the rate limit (200 per second per VM).');
   for (const [filter, f] of filters) e.sample('wasmgate_filter_log_dropped_total', { filter }, f.log_dropped);
+  e.family('wasmgate_filter_quarantines_total', 'counter', 'Times the filter was quarantined for failing repeatedly.');
+  for (const [filter, f] of filters) e.sample('wasmgate_filter_quarantines_total', { filter }, f.quarantines);
+  e.family('wasmgate_filter_quarantined', 'gauge', 'Workers in which the filter is quarantined now (its fail policy applies without calling it).');
+  for (const [filter, f] of filters) e.sample('wasmgate_filter_quarantined', { filter }, f.quarantined);
   e.family('wasmgate_filter_vms', 'gauge', 'Live VM instances of each filter (one per worker).');
   for (const [filter, f] of filters) e.sample('wasmgate_filter_vms', { filter }, f.vms);
   e.family('wasmgate_filter_memory_bytes', 'gauge', 'Linear memory of the live VMs of each filter.');

@@ -104,7 +104,15 @@ export function createAdminServer(
               reload_failures: reloader?.failures ?? 0,
               last_error: reloader?.lastError ?? '',
               old_version_streams: total.old_version_streams,
-              filters: (reloader?.filters() ?? []).map((f) => ({ ...f, ...(total.filters[f.name] === undefined ? {} : { vms: total.filters[f.name]!.vms, memory_bytes: total.filters[f.name]!.memory_bytes }) })),
+              filters: (reloader?.filters() ?? []).map((f) => {
+                const c = total.filters[f.name];
+                return {
+                  ...f,
+                  ...(c === undefined
+                    ? {}
+                    : { vms: c.vms, memory_bytes: c.memory_bytes, quarantined_workers: c.quarantined, quarantine_reason: c.quarantine_reason, quarantines: c.quarantines }),
+                };
+              }),
             }),
           (err: unknown) => {
             alog.error({ err }, 'stats collection failed');

@@ -96,6 +96,7 @@ function normalizeFilter(f: FilterOptions, baseDir: string): ResolvedFilter {
     vm_config: pluginText(f.vm_config),
     fail_open: f.fail_open,
     limits: { memory_mb: f.limits.memory_mb, cpu: f.limits.cpu, hard_timeout_ms: f.limits.hard_timeout_ms },
+    quarantine: { failures: f.quarantine.failures, window_ms: f.quarantine.window_ms, max_backoff_ms: f.quarantine.max_backoff_ms },
   };
 }
 

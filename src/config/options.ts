@@ -63,6 +63,7 @@ export interface FilterOptions {
   vm_config: unknown;
   fail_open: boolean;
   limits: { memory_mb: number; cpu: number; hard_timeout_ms: number };
+  quarantine: { failures: number; window_ms: number; max_backoff_ms: number };
 }
 
 export interface ServerOptions {

@@ -80,6 +80,8 @@ export interface ResolvedFilter {
   readonly vm_config: string;
   readonly fail_open: boolean;
   readonly limits: ResolvedFilterLimits;
+  /** Failures within window_ms that quarantine the filter; the quarantine doubles up to max_backoff_ms. */
+  readonly quarantine: { readonly failures: number; readonly window_ms: number; readonly max_backoff_ms: number };
 }
 
 export interface ResolvedServer {

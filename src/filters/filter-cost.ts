@@ -63,6 +63,10 @@ export interface FilterCostSnapshot {
   failed_streams: number;
   vm_restarts: number;
   log_dropped: number;
+  quarantines: number;
+  /** Workers in which the filter is quarantined now, and why (the last reason seen). */
+  quarantined: number;
+  quarantine_reason: string;
   vms: number;
   memory_bytes: number;
 }
@@ -80,6 +84,8 @@ export class FilterCost {
   vmRestarts = 0;
   /** Log lines dropped by the per-VM rate limit. */
   logDropped = 0;
+  /** Times the filter was quarantined. */
+  quarantines = 0;
 
   /** One call of callback `cb` that took `ms` milliseconds, standing for `weight` calls in the time histograms. */
   record(cb: number, ms: number, weight: number): void {
@@ -123,6 +129,9 @@ export class FilterCost {
       failed_streams: this.failedStreams,
       vm_restarts: this.vmRestarts,
       log_dropped: this.logDropped,
+      quarantines: this.quarantines,
+      quarantined: 0,
+      quarantine_reason: '',
       vms,
       memory_bytes: memoryBytes,
     };
@@ -156,6 +165,9 @@ export function sumFilterCosts(a: FilterCostSnapshot | undefined, b: FilterCostS
     failed_streams: a.failed_streams + b.failed_streams,
     vm_restarts: a.vm_restarts + b.vm_restarts,
     log_dropped: a.log_dropped + b.log_dropped,
+    quarantines: a.quarantines + b.quarantines,
+    quarantined: a.quarantined + b.quarantined,
+    quarantine_reason: b.quarantine_reason !== '' ? b.quarantine_reason : a.quarantine_reason,
     vms: a.vms + b.vms,
     memory_bytes: a.memory_bytes + b.memory_bytes,
   };

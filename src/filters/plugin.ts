@@ -46,31 +46,67 @@ export class Plugin {
     const vm = new FilterVm(this.module, this.filter, this.log, this.services, this.cost);
     vm.initialize();
     vm.startRootContext();
+    vm.onFailure = (failed) => this.failed(failed.failure);
     return vm;
   }
 
-  /** The VM a new stream uses: the current one, a fresh one if it failed, or undefined while none starts. */
+  /** The VM a new stream uses: the current one, a fresh one if it failed, or undefined (quarantined, or none starts). */
   acquire(): FilterVm | undefined {
     if (!this.vm.failed) return this.vm;
     const now = Date.now();
     if (now < this.retryAt) return undefined;
+    if (now < this.quarantinedUntil) return undefined;
     try {
       this.vm = this.startVm();
       this.cost.vmRestarts++;
-      this.log.warn({ filter: this.name }, 'filter VM replaced after a failure');
+      this.log.warn({ filter: this.name, probe: this.backoffMs > 0 }, this.backoffMs > 0 ? 'quarantined filter probed with a fresh VM' : 'filter VM replaced after a failure');
       return this.vm;
     } catch (err) {
       this.retryAt = now + RESTART_BACKOFF_MS;
       this.cost.failure('restart_failed');
       this.log.error({ filter: this.name, err: (err as Error).message }, 'filter VM could not be restarted');
+      this.failed(`restart failed: ${(err as Error).message.split('\n')[0]}`);
       return undefined;
     }
+  }
+
+  /** Until when the filter is quarantined (ms epoch; 0 = not), and why. */
+  quarantinedUntil = 0;
+  quarantineReason = '';
+  private backoffMs = 0;
+  private readonly failureTimes: number[] = [];
+
+  /** A failure of the filter (after start): enough of them in the window quarantine it. */
+  private failed(reason: string): void {
+    const q = this.filter.quarantine;
+    const now = Date.now();
+    this.failureTimes.push(now);
+    while (this.failureTimes.length > 0 && now - this.failureTimes[0]! > q.window_ms) this.failureTimes.shift();
+    // a probe that lasted a whole window without failing ends the backoff series
+    if (this.backoffMs > 0 && this.failureTimes.length === 1 && now - this.quarantinedUntil > q.window_ms) this.backoffMs = 0;
+    if (this.failureTimes.length < q.failures && this.backoffMs === 0) return;
+    this.backoffMs = this.backoffMs === 0 ? 1000 : Math.min(this.backoffMs * 2, q.max_backoff_ms);
+    this.quarantinedUntil = now + this.backoffMs;
+    this.quarantineReason = reason;
+    this.cost.quarantines++;
+    this.failureTimes.length = 0;
+    this.log.error(
+      { filter: this.name, backoffMs: this.backoffMs, reason },
+      `filter quarantined for ${this.backoffMs} ms: its fail policy applies without calling it (${this.filter.fail_open ? 'fail open' : 'fail closed'})`,
+    );
+  }
+
+  get quarantined(): boolean {
+    return Date.now() < this.quarantinedUntil;
   }
 
   /** This worker's counts for the admin port: live VMs and their memory as they are now. */
   costSnapshot(): FilterCostSnapshot {
     const live = !this.vm.failed;
-    return this.cost.snapshot(live ? 1 : 0, live ? this.vm.memory.byteLength : 0);
+    const s = this.cost.snapshot(live ? 1 : 0, live ? this.vm.memory.byteLength : 0);
+    s.quarantined = this.quarantined ? 1 : 0;
+    s.quarantine_reason = this.quarantined ? this.quarantineReason : '';
+    return s;
   }
 
   /** The VM now serving (for inspection and tests). */

@@ -86,3 +86,33 @@ test('a worker stuck in a filter call past limits.hard_timeout_ms is terminated 
   assert.equal(ok, 20);
   assert.equal(gw.supervisor.stuckTerminations, 1);
 });
+
+test('a filter that keeps failing is quarantined: its policy applies without calling it, it is probed back', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  const gw = await startTestGateway({
+    upstreams: { app: { url: up.url } },
+    routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+    filters: [{ name: 'hostile', wasm: fixture('hostile-loop'), quarantine: { failures: 3, window_ms: 10000, max_backoff_ms: 60000 } }],
+    log: { level: 'fatal' },
+  });
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  // three traps in the window quarantine the filter
+  for (let i = 0; i < 3; i++) assert.equal(await attempt(`${gw.url}/r`, { 'x-recurse': '1' }), 503);
+  const text = await (await fetch(`${gw.adminUrl}/stats/prometheus`)).text();
+  assert.match(text, /^wasmgate_filter_quarantined\{filter="hostile"\} 1$/m);
+  assert.match(text, /^wasmgate_filter_quarantines_total\{filter="hostile"\} 1$/m);
+  // quarantined and fail closed: even a good request gets 503, without the filter being called
+  const calls = (): number => Number(/^wasmgate_filter_calls_total\{filter="hostile",callback="on_request_headers"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  const before = calls();
+  assert.equal(await attempt(`${gw.url}/ok`, {}), 503);
+  const after = await (await fetch(`${gw.adminUrl}/stats/prometheus`)).text();
+  assert.equal(Number(/^wasmgate_filter_calls_total\{filter="hostile",callback="on_request_headers"\} (\d+)$/m.exec(after)?.[1] ?? 0), before);
+  // after the first backoff (1 s) a fresh VM is probed and good requests pass again
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal(await attempt(`${gw.url}/ok`, {}), 200);
+  const filters = (await (await fetch(`${gw.adminUrl}/filters`)).json()) as { filters: Array<{ quarantines: number }> };
+  assert.equal(filters.filters[0]!.quarantines, 1);
+});
