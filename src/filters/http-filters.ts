@@ -44,6 +44,8 @@ export interface Exchange {
   property(path: readonly string[]): Buffer | undefined;
   /** Values filters stored with proxy_set_property. */
   readonly filterState: Map<string, Buffer>;
+  /** The request's id (x-request-id). */
+  readonly requestId: string;
   /** Body bytes a filter may hold before the stream is answered 413 (request) or 500 (response). */
   readonly bodyBufferLimit: number;
   /** A filter continued a direction: response data may flow again. */
@@ -102,6 +104,10 @@ export class FilterContext implements StreamContext {
   /** The filter is out of this stream: it failed open, or its VM could not be had. */
   skipped = false;
   readonly dirs: readonly [DirState, DirState] = [new DirState(), new DirState()];
+
+  get requestId(): string {
+    return this.run.exchange.requestId;
+  }
 
   constructor(run: FilterRun, plugin: Plugin, index: number) {
     this.run = run;

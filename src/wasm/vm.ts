@@ -15,7 +15,7 @@ import { HeaderMap } from '../http/header-map.ts';
 import type { Upstream } from '../http/upstream.ts';
 import type { CallRequest, CallResult } from '../filters/http-call.ts';
 import { VmShared, type SharedState } from './shared/vm-shared.ts';
-import { Callback, FilterCost, failureCause } from '../filters/filter-cost.ts';
+import { CALLBACK_NAMES, Callback, FilterCost, failureCause } from '../filters/filter-cost.ts';
 
 /** What a VM may reach outside itself: the gateway's upstreams (proxy_http_call) and the shared state. */
 export interface VmServices {
@@ -65,6 +65,8 @@ export class FilterStartError extends GatewayError {
 /** A stream context as the VM knows it: its id and the host side of its host calls. */
 export interface StreamContext extends StreamHost {
   readonly id: number;
+  /** The request's id (x-request-id), for log lines. */
+  readonly requestId: string;
 }
 
 /** The stream callbacks a module exports (undefined when it does not: calling it costs nothing). */
@@ -274,7 +276,7 @@ export class FilterVm {
     try {
       r = fn(ctx.id, a, b, c);
     } catch (err) {
-      this.fail(err);
+      this.fail(err, cb, ctx);
       r = TRAPPED;
     } finally {
       this.depth--;
@@ -385,7 +387,7 @@ export class FilterVm {
     try {
       fn(this.rootContextId, ...args);
     } catch (err) {
-      this.fail(err);
+      this.fail(err, cb);
     } finally {
       this.depth--;
       this.effective = outer;
@@ -395,7 +397,7 @@ export class FilterVm {
     if (this.depth === 0 && this.deferred.length > 0) this.runDeferred();
   }
 
-  private fail(err: unknown): void {
+  private fail(err: unknown, cb: Callback, ctx?: StreamContext): void {
     if (this.failed) return;
     this.failed = true;
     if (this.outOfFuel()) {
@@ -406,7 +408,9 @@ export class FilterVm {
       this.cost.failure(failureCause(err, err instanceof GuestExit ? err.exitCode : undefined));
     }
     this.stopTicks();
-    this.log.error({ err: err instanceof Error ? err.message : String(err) }, `VM failed: ${this.failure}`);
+    // one line per failure: the filter (logger bindings), the callback, the request, the wasm stack
+    const stack = err instanceof Error && err.stack !== undefined ? err.stack.split('\n').filter((l) => l.includes('wasm://')).slice(0, 8) : [];
+    this.log.error({ callback: CALLBACK_NAMES[cb], reqId: ctx?.requestId, wasmStack: stack.length > 0 ? stack.map((l) => l.trim()) : undefined }, `VM failed: ${this.failure}`);
     this.onFailure?.(this);
   }
 
