@@ -29,7 +29,15 @@ export async function startGateway(config: ResolvedConfig, log: Logger): Promise
   // each filter is compiled once here; workers instantiate their own VMs from the compiled modules
   const modules = new Map<string, FilterModule>();
   for (const f of config.filters) {
-    const mod = await loadFilterModule(f.wasm, { memoryLimitBytes: f.limits.memory_mb * 1048576, meter: f.limits.cpu > 0 });
+    let mod: FilterModule;
+    try {
+      mod = await loadFilterModule(f.wasm, { memoryLimitBytes: f.limits.memory_mb * 1048576, meter: f.limits.cpu > 0 });
+    } catch (err) {
+      // fail_open.load: a broken module does not keep the gateway from starting; requests pass without it
+      if (!f.fail_open.load) throw err;
+      log.error({ filter: f.name, err: (err as Error).message }, 'filter module refused; running without it (fail_open.load)');
+      continue;
+    }
     const link = linkReportOf(mod);
     if (link.unimplemented.length > 0 || link.unknown.length > 0) {
       log.warn(

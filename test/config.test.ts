@@ -108,7 +108,7 @@ test('the example loads and defaults are filled', () => {
     vm_id: '',
     config: '{"response":{"add":{"x-powered-by":"wasmgate"}}}',
     vm_config: '',
-    fail_open: false,
+    fail_open: { load: false, start: false, trap: false, cpu: false, memory: false },
     limits: { memory_mb: 64, cpu: 200000000, hard_timeout_ms: 5000 },
     quarantine: { failures: 5, window_ms: 10000, max_backoff_ms: 60000 },
   });
@@ -287,7 +287,7 @@ test('plugin config: a string as written, anything else as JSON, null as ""', ()
       ['', ''],
     ],
   );
-  assert.deepEqual([c.filters[2]!.root_id, c.filters[2]!.vm_id, c.filters[2]!.fail_open, c.filters[2]!.limits.memory_mb], ['r', 'v', true, 128]);
+  assert.deepEqual([c.filters[2]!.root_id, c.filters[2]!.vm_id, c.filters[2]!.fail_open, c.filters[2]!.limits.memory_mb], ['r', 'v', { load: true, start: true, trap: true, cpu: true, memory: true }, 128]);
 });
 
 test('the result is deep-frozen', () => {

@@ -94,7 +94,7 @@ function normalizeFilter(f: FilterOptions, baseDir: string): ResolvedFilter {
     vm_id: f.vm_id,
     config: pluginText(f.config),
     vm_config: pluginText(f.vm_config),
-    fail_open: f.fail_open,
+    fail_open: failOpen(f.fail_open),
     limits: { memory_mb: f.limits.memory_mb, cpu: f.limits.cpu, hard_timeout_ms: f.limits.hard_timeout_ms },
     quarantine: { failures: f.quarantine.failures, window_ms: f.quarantine.window_ms, max_backoff_ms: f.quarantine.max_backoff_ms },
   };
@@ -118,4 +118,10 @@ export function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** fail_open as written (one boolean, or per class) → per class. */
+function failOpen(v: FilterOptions['fail_open']): ResolvedFilter['fail_open'] {
+  if (typeof v === 'boolean') return { load: v, start: v, trap: v, cpu: v, memory: v };
+  return { load: v.load ?? false, start: v.start ?? false, trap: v.trap ?? false, cpu: v.cpu ?? false, memory: v.memory ?? false };
 }

@@ -61,7 +61,7 @@ export interface FilterOptions {
   /** Any YAML value; a string is kept, anything else becomes JSON text. */
   config: unknown;
   vm_config: unknown;
-  fail_open: boolean;
+  fail_open: boolean | Partial<Record<'load' | 'start' | 'trap' | 'cpu' | 'memory', boolean>>;
   limits: { memory_mb: number; cpu: number; hard_timeout_ms: number };
   quarantine: { failures: number; window_ms: number; max_backoff_ms: number };
 }

@@ -69,6 +69,10 @@ export interface ResolvedFilterLimits {
   readonly hard_timeout_ms: number;
 }
 
+/** The classes of filter failure, each with its own fail policy. */
+export type FailureClass = 'load' | 'start' | 'trap' | 'cpu' | 'memory';
+export type FailOpen = { readonly [K in FailureClass]: boolean };
+
 export interface ResolvedFilter {
   readonly name: string;
   /** Absolute path (resolved against the config file's folder). */
@@ -78,7 +82,8 @@ export interface ResolvedFilter {
   /** Plugin configuration as delivered to the filter: a string as written, an object as JSON text. */
   readonly config: string;
   readonly vm_config: string;
-  readonly fail_open: boolean;
+  /** Per failure class: let requests through without the filter (true) or fail them (false). */
+  readonly fail_open: FailOpen;
   readonly limits: ResolvedFilterLimits;
   /** Failures within window_ms that quarantine the filter; the quarantine doubles up to max_backoff_ms. */
   readonly quarantine: { readonly failures: number; readonly window_ms: number; readonly max_backoff_ms: number };

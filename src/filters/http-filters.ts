@@ -581,7 +581,7 @@ export class FilterRun {
   private failed(d: Direction, c: FilterContext): number {
     c.plugin.cost.failedStreams++;
     c.skipped = true;
-    if (c.plugin.filter.fail_open) return CONTINUE;
+    if (c.plugin.filter.fail_open[c.plugin.failureClass(c.vm)]) return CONTINUE;
     d.ended = true;
     this.reply({
       status: 503,

@@ -2,7 +2,7 @@
 // module exports, known once at load so streams skip what a filter does not implement. A VM that fails
 // is never called again; the next stream gets a fresh instance (Envoy's reload-on-failure), retried at
 // most once a second while instances keep failing to start.
-import type { ResolvedFilter } from '../config/types.ts';
+import type { FailureClass, ResolvedFilter } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { FilterModule } from '../wasm/module.ts';
 import { FilterVm, type VmServices } from '../wasm/vm.ts';
@@ -12,11 +12,12 @@ const RESTART_BACKOFF_MS = 1000;
 
 export class Plugin {
   readonly filter: ResolvedFilter;
-  readonly module: FilterModule;
+  /** Undefined when the module could not be loaded and fail_open.load let the gateway start without it. */
+  readonly module: FilterModule | undefined;
   readonly name: string;
   private readonly log: Logger;
   private readonly services: VmServices | undefined;
-  private vm: FilterVm;
+  private vm: FilterVm | undefined;
   private retryAt = 0;
   /** Calls, time, outbound calls and failures of this filter in this worker (all its VMs, all versions). */
   readonly cost: FilterCost;
@@ -27,32 +28,49 @@ export class Plugin {
   readonly responseTrailers: boolean;
 
   /** Starts the first VM; throws FilterStartError when the filter refuses to start. */
-  constructor(module: FilterModule, filter: ResolvedFilter, log: Logger, services?: VmServices, cost?: FilterCost) {
+  constructor(module: FilterModule | undefined, filter: ResolvedFilter, log: Logger, services?: VmServices, cost?: FilterCost) {
     this.filter = filter;
     this.services = services;
     this.cost = cost ?? new FilterCost();
     this.module = module;
     this.name = filter.name;
     this.log = log;
-    const has = new Set(module.callbacks);
+    const has = new Set(module?.callbacks ?? []);
     this.requestBody = has.has('proxy_on_request_body');
     this.requestTrailers = has.has('proxy_on_request_trailers');
     this.responseBody = has.has('proxy_on_response_body');
     this.responseTrailers = has.has('proxy_on_response_trailers');
-    this.vm = this.startVm();
+    if (module === undefined) {
+      this.lastFailureClass = 'load';
+      return;
+    }
+    try {
+      this.vm = this.startVm();
+    } catch (err) {
+      // fail_open.start: the gateway starts without the filter and keeps trying it (with backoff)
+      if (!filter.fail_open.start) throw err;
+      this.lastFailureClass = 'start';
+      this.retryAt = Date.now() + RESTART_BACKOFF_MS;
+      this.cost.failure('start_failed');
+      log.error({ filter: filter.name, err: (err as Error).message }, 'filter did not start; running without it (fail_open.start)');
+    }
   }
 
   private startVm(): FilterVm {
-    const vm = new FilterVm(this.module, this.filter, this.log, this.services, this.cost);
+    const vm = new FilterVm(this.module!, this.filter, this.log, this.services, this.cost);
     vm.initialize();
     vm.startRootContext();
-    vm.onFailure = (failed) => this.failed(failed.failure);
+    vm.onFailure = (failed) => {
+      this.lastFailureClass = failed.failureClass;
+      this.failed(failed.failure);
+    };
     return vm;
   }
 
   /** The VM a new stream uses: the current one, a fresh one if it failed, or undefined (quarantined, or none starts). */
   acquire(): FilterVm | undefined {
-    if (!this.vm.failed) return this.vm;
+    if (this.vm !== undefined && !this.vm.failed) return this.vm;
+    if (this.module === undefined) return undefined;
     const now = Date.now();
     if (now < this.retryAt) return undefined;
     if (now < this.quarantinedUntil) return undefined;
@@ -64,10 +82,19 @@ export class Plugin {
     } catch (err) {
       this.retryAt = now + RESTART_BACKOFF_MS;
       this.cost.failure('restart_failed');
+      this.lastFailureClass = 'start';
       this.log.error({ filter: this.name, err: (err as Error).message }, 'filter VM could not be restarted');
       this.failed(`restart failed: ${(err as Error).message.split('\n')[0]}`);
       return undefined;
     }
+  }
+
+  /** The class of the last failure (what a quarantined or restarting filter's fail policy follows). */
+  lastFailureClass: FailureClass = 'trap';
+
+  /** Which fail policy applies to a stream: its VM's failure, or (no VM to run) the plugin's last failure. */
+  failureClass(vm: FilterVm | undefined): FailureClass {
+    return vm !== undefined && vm.failed ? vm.failureClass : this.lastFailureClass;
   }
 
   /** Until when the filter is quarantined (ms epoch; 0 = not), and why. */
@@ -92,7 +119,7 @@ export class Plugin {
     this.failureTimes.length = 0;
     this.log.error(
       { filter: this.name, backoffMs: this.backoffMs, reason },
-      `filter quarantined for ${this.backoffMs} ms: its fail policy applies without calling it (${this.filter.fail_open ? 'fail open' : 'fail closed'})`,
+      `filter quarantined for ${this.backoffMs} ms: its fail policy for ${this.lastFailureClass} failures applies without calling it (${this.filter.fail_open[this.lastFailureClass] ? 'fail open' : 'fail closed'})`,
     );
   }
 
@@ -102,26 +129,27 @@ export class Plugin {
 
   /** This worker's counts for the admin port: live VMs and their memory as they are now. */
   costSnapshot(): FilterCostSnapshot {
-    const live = !this.vm.failed;
-    const s = this.cost.snapshot(live ? 1 : 0, live ? this.vm.memory.byteLength : 0);
+    const vm = this.vm;
+    const live = vm !== undefined && !vm.failed;
+    const s = this.cost.snapshot(live ? 1 : 0, live ? vm.memory.byteLength : 0);
     s.quarantined = this.quarantined ? 1 : 0;
     s.quarantine_reason = this.quarantined ? this.quarantineReason : '';
     return s;
   }
 
   /** The VM now serving (for inspection and tests). */
-  get current(): FilterVm {
+  get current(): FilterVm | undefined {
     return this.vm;
   }
 
   close(): void {
-    this.vm.close();
+    this.vm?.close();
   }
 
   /** Replaced by a new version: the root context gets proxy_on_done and proxy_on_delete, then the VM stops. */
   retire(): void {
-    this.vm.shutdownRoot();
-    this.vm.close();
+    this.vm?.shutdownRoot();
+    this.vm?.close();
   }
 }
 

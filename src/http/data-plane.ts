@@ -113,9 +113,9 @@ export class DataPlane {
     try {
       for (const f of config.filters) {
         const mod = modules.get(f.name);
-        if (mod === undefined) throw new Error(`filter "${f.name}" has no compiled module`);
+        if (mod === undefined && !f.fail_open.load) throw new Error(`filter "${f.name}" has no compiled module`);
         const prev = previous?.plugins.get(f.name);
-        if (prev !== undefined && prev.module.sha256 === mod.sha256 && sameFilter(prev.filter, f)) {
+        if (prev !== undefined && mod !== undefined && prev.module?.sha256 === mod.sha256 && sameFilter(prev.filter, f)) {
           plugins.set(f.name, prev); // unchanged: the same VM keeps serving
         } else {
           const p = new Plugin(mod, f, this.log, services, prev?.cost);

@@ -58,8 +58,19 @@ export class Reloader {
     this.modules = modules;
     const now = new Date().toISOString();
     for (const f of supervisor.config.filters) {
-      const m = modules.get(f.name)!;
-      this.status.set(f.name, { name: f.name, file: f.wasm, sha256: m.sha256, abi: m.abi, loaded_at: now, version: 1, reloads: 0, reload_failures: 0, last_error: '', last_error_at: '' });
+      const m = modules.get(f.name);
+      this.status.set(f.name, {
+        name: f.name,
+        file: f.wasm,
+        sha256: m?.sha256 ?? '',
+        abi: m?.abi ?? '',
+        loaded_at: now,
+        version: 1,
+        reloads: 0,
+        reload_failures: 0,
+        last_error: m === undefined ? 'the module could not be loaded (running without it: fail_open.load)' : '',
+        last_error_at: m === undefined ? now : '',
+      });
     }
   }
 

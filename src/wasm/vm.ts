@@ -397,12 +397,21 @@ export class FilterVm {
     if (this.depth === 0 && this.deferred.length > 0) this.runDeferred();
   }
 
+  private failureKind: 'cpu' | 'memory' | undefined = undefined;
+
   private fail(err: unknown, cb: Callback, ctx?: StreamContext): void {
     if (this.failed) return;
     this.failed = true;
+    const max = this.module.memoryMaxBytes;
     if (this.outOfFuel()) {
+      this.failureKind = 'cpu';
       this.failure = `spent its CPU budget (limits.cpu ${this.filter.limits.cpu})`;
       this.cost.failure('cpu_exhausted');
+    } else if (max !== undefined && this.memory.byteLength + 65536 > max) {
+      // the memory is at its limit: the trap is the allocator failing after memory.grow refused
+      this.failureKind = 'memory';
+      this.failure = `ran out of memory (limits.memory_mb ${this.filter.limits.memory_mb}): ${err instanceof Error ? err.message : String(err)}`;
+      this.cost.failure('memory_exhausted');
     } else {
       this.failure = err instanceof GuestExit ? err.message : `trapped: ${(err as Error).message}`;
       this.cost.failure(failureCause(err, err instanceof GuestExit ? err.exitCode : undefined));
@@ -412,6 +421,12 @@ export class FilterVm {
     const stack = err instanceof Error && err.stack !== undefined ? err.stack.split('\n').filter((l) => l.includes('wasm://')).slice(0, 8) : [];
     this.log.error({ callback: CALLBACK_NAMES[cb], reqId: ctx?.requestId, wasmStack: stack.length > 0 ? stack.map((l) => l.trim()) : undefined }, `VM failed: ${this.failure}`);
     this.onFailure?.(this);
+  }
+
+  /** What kind of failure this VM had: the CPU budget, the memory limit, or another trap. */
+  get failureClass(): 'cpu' | 'memory' | 'trap' {
+    if (this.failureKind !== undefined) return this.failureKind;
+    return 'trap';
   }
 
   /** The metering counter went below zero: the trap was the CPU budget running out. */

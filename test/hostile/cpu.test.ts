@@ -116,3 +116,52 @@ test('a filter that keeps failing is quarantined: its policy applies without cal
   const filters = (await (await fetch(`${gw.adminUrl}/filters`)).json()) as { filters: Array<{ quarantines: number }> };
   assert.equal(filters.filters[0]!.quarantines, 1);
 });
+
+test('fail_open per class: open on a trap, closed on a spent CPU budget', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  const gw = await startTestGateway({
+    upstreams: { app: { url: up.url } },
+    routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+    filters: [{ name: 'hostile', wasm: fixture('hostile-loop'), fail_open: { trap: true, cpu: false }, limits: { cpu: 2_000_000 } }],
+    log: { level: 'fatal' },
+  });
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  assert.equal(await attempt(`${gw.url}/r`, { 'x-recurse': '1' }), 200, 'a trap fails open');
+  assert.equal(await attempt(`${gw.url}/l`, { 'x-loop': '1' }), 503, 'a spent CPU budget fails closed');
+  assert.equal(await attempt(`${gw.url}/ok`, {}), 200);
+});
+
+test('fail_open.load and fail_open.start: a broken module or a refused configuration does not keep the gateway from starting', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  const gw = await startTestGateway({
+    upstreams: { app: { url: up.url } },
+    routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+    filters: [
+      { name: 'broken', wasm: fixture('no-abi'), fail_open: { load: true } },
+      // configure.wasm refuses an empty configuration (proxy_on_configure returns false)
+      { name: 'refusing', wasm: fixture('configure'), config: '', fail_open: { start: true } },
+    ],
+    log: { level: 'fatal' },
+  });
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  assert.equal(await attempt(`${gw.url}/ok`, {}), 200);
+  const filters = (await (await fetch(`${gw.adminUrl}/filters`)).json()) as { filters: Array<{ name: string; last_error: string; vms: number }> };
+  assert.match(filters.filters.find((f) => f.name === 'broken')!.last_error, /could not be loaded/);
+  assert.equal(filters.filters.find((f) => f.name === 'refusing')!.vms, 0);
+  // without fail_open.start the same configuration refuses to start
+  await assert.rejects(
+    startTestGateway({
+      upstreams: { app: { url: up.url } },
+      routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+      filters: [{ name: 'refusing', wasm: fixture('configure'), config: '' }],
+      log: { level: 'fatal' },
+    }),
+    /proxy_on_configure returned false/,
+  );
+});
