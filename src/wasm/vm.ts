@@ -267,12 +267,7 @@ export class FilterVm {
     // one call in TIME_SAMPLE is timed (two clock reads cost about as much as a small callback)
     const timed = (++this.callTick & (TIME_SAMPLE - 1)) === 0;
     const t0 = timed ? performance.now() : 0;
-    const w = this.watchdog;
-    if (w !== undefined) {
-      w[2] = this.watchIndex;
-      w[3] = this.filter.limits.hard_timeout_ms;
-      w[0]!++;
-    }
+    const w = this.watchStart();
     try {
       r = fn(ctx.id, a, b, c);
     } catch (err) {
@@ -378,12 +373,7 @@ export class FilterVm {
     this.effective = undefined;
     this.depth++;
     const t0 = performance.now();
-    const w = this.watchdog;
-    if (w !== undefined) {
-      w[2] = this.watchIndex;
-      w[3] = this.filter.limits.hard_timeout_ms;
-      w[0]!++;
-    }
+    const w = this.watchStart();
     try {
       fn(this.rootContextId, ...args);
     } catch (err) {
@@ -427,6 +417,17 @@ export class FilterVm {
   get failureClass(): 'cpu' | 'memory' | 'trap' {
     if (this.failureKind !== undefined) return this.failureKind;
     return 'trap';
+  }
+
+  /** Tells the main thread's watchdog a call into this filter starts (the caller counts its end in w[1]). */
+  private watchStart(): Int32Array | undefined {
+    const w = this.watchdog;
+    if (w !== undefined) {
+      w[2] = this.watchIndex;
+      w[3] = this.filter.limits.hard_timeout_ms;
+      w[0]!++;
+    }
+    return w;
   }
 
   /** The metering counter went below zero: the trap was the CPU budget running out. */
@@ -487,12 +488,7 @@ export class FilterVm {
     const fn = this.exports[name];
     if (fn === undefined) return undefined;
     if (this.fuel !== undefined) this.fuel.value = this.fuelBudget;
-    const w = this.watchdog;
-    if (w !== undefined) {
-      w[2] = this.watchIndex;
-      w[3] = this.filter.limits.hard_timeout_ms;
-      w[0]!++;
-    }
+    const w = this.watchStart();
     try {
       return fn(...args);
     } catch (err) {

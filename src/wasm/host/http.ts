@@ -3,7 +3,7 @@
 // and decode arguments, call one method, encode the result, return a status (never throw).
 import { HeaderMapType, StreamType, WasmResult } from '../abi/constants.ts';
 import { copyOut } from './output.ts';
-import { decodePairs } from '../memory/pairs.ts';
+import { decodePairs, pairsSize, writePairs } from '../memory/pairs.ts';
 import { HeaderMap } from '../../http/header-map.ts';
 import type { VmHost } from './types.ts';
 
@@ -240,28 +240,11 @@ function copyPairsOut(host: VmHost, map: HeaderMap, retPtrPtr: number, retSizePt
     mem.writeU32(retSizePtr, 0);
     return WasmResult.Ok;
   }
-  let size = 4 + n * 10;
-  for (let i = 0; i < pseudo.length; i++) size += pseudo[i]!.length;
-  for (let i = 0; i < list.length; i++) size += list[i]!.length;
+  const lists = [pseudo, list];
+  const size = pairsSize(lists);
   const ptr = host.alloc(size);
   if (ptr === 0 || !mem.inBounds(ptr, size)) return WasmResult.InvalidMemoryAccess;
-  const b = mem.bytes();
-  b.writeUInt32LE(n, ptr);
-  let lens = ptr + 4;
-  let data = ptr + 4 + n * 8;
-  for (const arr of [pseudo, list]) {
-    for (let i = 0; i < arr.length; i += 2) {
-      const k = arr[i]!;
-      const v = arr[i + 1]!;
-      b.writeUInt32LE(k.length, lens);
-      b.writeUInt32LE(v.length, lens + 4);
-      lens += 8;
-      data += b.write(k, data, 'latin1');
-      b[data++] = 0;
-      data += b.write(v, data, 'latin1');
-      b[data++] = 0;
-    }
-  }
+  writePairs(mem.bytes(), ptr, lists); // straight into guest memory
   if (!mem.writeU32(retPtrPtr, ptr) || !mem.writeU32(retSizePtr, size)) return WasmResult.InvalidMemoryAccess;
   return WasmResult.Ok;
 }

@@ -7,18 +7,28 @@ export const PAIRS_LIMITS = { maxPairs: 1024, maxBytes: 1024 * 1024 } as const;
 
 /** Serializes flat [name, value, name, value, ...] lists (concatenated in order) into the pairs format. */
 export function encodePairs(...lists: ReadonlyArray<readonly string[]>): Buffer {
-  let n = 0;
+  const out = Buffer.allocUnsafe(pairsSize(lists));
+  writePairs(out, 0, lists);
+  return out;
+}
+
+/** Bytes the pairs format takes for these flat lists. */
+export function pairsSize(lists: ReadonlyArray<readonly string[]>): number {
   let size = 4;
   for (const list of lists) {
-    for (let i = 0; i < list.length; i += 2) {
-      n++;
-      size += 10 + list[i]!.length + list[i + 1]!.length;
-    }
+    for (let i = 0; i < list.length; i++) size += list[i]!.length;
+    size += list.length * 5; // per pair: two u32 lengths and two NULs
   }
-  const out = Buffer.allocUnsafe(size);
-  out.writeUInt32LE(n, 0);
-  let lens = 4;
-  let data = 4 + n * 8;
+  return size;
+}
+
+/** Writes the pairs format of the lists at `at` in `out` (which has pairsSize(lists) bytes there). */
+export function writePairs(out: Buffer, at: number, lists: ReadonlyArray<readonly string[]>): void {
+  let n = 0;
+  for (const list of lists) n += list.length >> 1;
+  out.writeUInt32LE(n, at);
+  let lens = at + 4;
+  let data = at + 4 + n * 8;
   for (const list of lists) {
     for (let i = 0; i < list.length; i += 2) {
       const k = list[i]!;
@@ -32,7 +42,6 @@ export function encodePairs(...lists: ReadonlyArray<readonly string[]>): Buffer 
       out[data++] = 0;
     }
   }
-  return out;
 }
 
 /**
