@@ -130,7 +130,7 @@ export class SharedStore {
         // fits where the old value was (the rest is reclaimed at the next compaction)
         this.arena.set(value, slots[base + S_OFF]! + klen);
       } else {
-        const off = this.allocate(klen + value.length, s);
+        const off = this.allocate(klen + value.length);
         if (off < 0) return 'full';
         this.arena.copyWithin(off, slots[base + S_OFF]!, slots[base + S_OFF]! + klen);
         this.arena.set(value, off + klen);
@@ -141,7 +141,7 @@ export class SharedStore {
       return 'ok';
     }
     if (this.header[H_LIVE]! >= this.maxEntries) return 'full';
-    const off = this.allocate(key.length + value.length, -1);
+    const off = this.allocate(key.length + value.length);
     if (off < 0) return 'full';
     this.arena.set(key, off);
     this.arena.set(value, off + key.length);
@@ -216,8 +216,8 @@ export class SharedStore {
     }
   }
 
-  /** Arena space for `size` bytes (compacting when needed), or -1. `keep` is a slot being rewritten. */
-  private allocate(size: number, keep: number): number {
+  /** Arena space for `size` bytes (compacting when needed), or -1. */
+  private allocate(size: number): number {
     const arenaSize = this.arena.length;
     if (this.header[H_USED]! + size <= arenaSize) {
       const off = this.header[H_USED]!;
@@ -225,7 +225,6 @@ export class SharedStore {
       return off;
     }
     this.compact();
-    void keep;
     if (this.header[H_USED]! + size > arenaSize) return -1;
     const off = this.header[H_USED]!;
     this.header[H_USED] = off + size;
