@@ -70,6 +70,8 @@ test('add-headers: request headers set/added/removed before the upstream, respon
   const hello = await fetch(`${gw.url}/hello`);
   assert.equal(await hello.text(), 'hello\n');
   assert.equal(hello.headers.get('x-powered-by'), 'wasmgate');
+  // and carry the request id, as they do without filters
+  assert.equal(hello.headers.get('x-request-id')?.length, 36);
 });
 
 test('add-headers: a configuration it refuses stops the gateway from starting, with the filter’s reason', async () => {

@@ -7,6 +7,7 @@ import { HeaderMapType, StreamType, WasmResult, BufferType } from '../wasm/abi/c
 import { TRAPPED, type FilterVm, type StreamContext } from '../wasm/vm.ts';
 import { HeaderMap } from '../http/header-map.ts';
 import { BodyBuffer } from '../http/body-buffer.ts';
+import { localReplyHeaders } from '../http/local-reply.ts';
 import type { FilterChain, Plugin } from './plugin.ts';
 import { Callback } from './filter-cost.ts';
 
@@ -328,7 +329,7 @@ export class FilterRun {
       ex.writeDirectReply(r.status, r.body, r.headers);
       return;
     }
-    ex.responseHeaders = localReplyHeaders(r.status, r.body, r.headers);
+    ex.responseHeaders = new HeaderMap([':status', String(r.status)], localReplyHeaders(r.status, r.body.length, ex.requestId, r.headers));
     ex.responseTrailers = undefined;
     const d = new Direction(RESP, this.contexts.slice(0, r.from + 1).reverse());
     this.resp = d;
@@ -597,20 +598,4 @@ export class FilterRun {
 function isGrpc(h: HeaderMap): boolean {
   const type = h.get('content-type');
   return type !== undefined && type.startsWith('application/grpc');
-}
-
-/** The response head of a local reply: status, length, a text type when there is a body, extra headers. */
-function localReplyHeaders(status: number, body: Buffer, extra: readonly string[]): HeaderMap {
-  const map = new HeaderMap([':status', String(status)], []);
-  const list = map.list;
-  let hasType = false;
-  for (let i = 0; i < extra.length; i += 2) {
-    const name = extra[i]!;
-    if (name === 'content-length' || name.charCodeAt(0) === 58) continue;
-    if (name === 'content-type') hasType = true;
-    list.push(name, extra[i + 1]!);
-  }
-  if (status !== 204 && status !== 304) list.push('content-length', String(body.length));
-  if (!hasType && body.length > 0) list.push('content-type', 'text/plain; charset=utf-8');
-  return map;
 }

@@ -11,6 +11,24 @@ export const LocalReplyBodies = {
   504: 'upstream request timeout\n',
 } as const;
 
+/**
+ * The headers of a reply the gateway makes (flat pairs): its length (none for 204/304), the request id,
+ * the extra headers given (pseudo-headers, content-length and x-request-id among them ignored), and a
+ * text content-type when there is a body and no type was given. Used with and without filters alike.
+ */
+export function localReplyHeaders(status: number, bodyLength: number, requestId: string, extra: readonly string[] = []): string[] {
+  const headers: string[] = status === 204 || status === 304 ? ['x-request-id', requestId] : ['content-length', String(bodyLength), 'x-request-id', requestId];
+  let hasType = false;
+  for (let i = 0; i < extra.length; i += 2) {
+    const name = extra[i]!;
+    if (name === 'content-length' || name === 'x-request-id' || name.charCodeAt(0) === 58 /* : */) continue;
+    if (name === 'content-type') hasType = true;
+    headers.push(name, extra[i + 1]!);
+  }
+  if (!hasType && bodyLength > 0) headers.push('content-type', 'text/plain; charset=utf-8');
+  return headers;
+}
+
 /** Writes a complete local response. Returns the number of body bytes written. */
 export function sendLocalReply(
   res: ServerResponse,
@@ -21,18 +39,7 @@ export function sendLocalReply(
 ): number {
   if (status === 204 || status === 304) body = ''; // these never carry a body, nor a length for one
   const len = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  const headers: string[] = status === 204 ? ['x-request-id', requestId] : ['content-length', String(len), 'x-request-id', requestId];
-  let hasType = false;
-  if (extraHeaders !== undefined) {
-    for (let i = 0; i < extraHeaders.length; i += 2) {
-      const name = extraHeaders[i]!;
-      if (name === 'content-length' || name === 'x-request-id') continue;
-      if (name === 'content-type') hasType = true;
-      headers.push(name, extraHeaders[i + 1]!);
-    }
-  }
-  if (!hasType) headers.push('content-type', 'text/plain; charset=utf-8');
-  res.writeHead(status, headers);
+  res.writeHead(status, localReplyHeaders(status, len, requestId, extraHeaders));
   res.end(body);
   return len;
 }
