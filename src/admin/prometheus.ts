@@ -1,6 +1,6 @@
 // The stats snapshot in Prometheus text exposition format (version 0.0.4).
 import type { ClassCounts, StatsSnapshot } from '../observability/stats.ts';
-import { SECONDS_BOUNDS, type Histogram } from '../filters/filter-cost.ts';
+import { SECONDS_BOUNDS, type FilterCostSnapshot, type Histogram } from '../filters/filter-cost.ts';
 
 const CLASS_LABELS = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -72,6 +72,19 @@ export function toPrometheus(s: StatsSnapshot, extra: { workers: number; workerR
   return e.text();
 }
 
+/** One number per filter, as a counter or a gauge. */
+const FILTER_SCALARS: ReadonlyArray<readonly [string, 'counter' | 'gauge', string, (f: FilterCostSnapshot) => number]> = [
+  ['wasmgate_filter_http_calls_total', 'counter', 'Outbound calls a filter made (proxy_http_call).', (f) => f.http_calls],
+  ['wasmgate_filter_http_call_failures_total', 'counter', 'Outbound calls answered without a response (reset, too large).', (f) => f.http_call_failures],
+  ['wasmgate_filter_failed_streams_total', 'counter', 'Requests a failing filter answered 503 (fail closed) or let through without it (fail open).', (f) => f.failed_streams],
+  ['wasmgate_filter_vm_restarts_total', 'counter', 'Fresh VMs started to replace failed ones.', (f) => f.vm_restarts],
+  ['wasmgate_filter_log_dropped_total', 'counter', 'Filter log lines dropped by the rate limit (200 per second per VM).', (f) => f.log_dropped],
+  ['wasmgate_filter_quarantines_total', 'counter', 'Times the filter was quarantined for failing repeatedly.', (f) => f.quarantines],
+  ['wasmgate_filter_quarantined', 'gauge', 'Workers in which the filter is quarantined now (its fail policy applies without calling it).', (f) => f.quarantined],
+  ['wasmgate_filter_vms', 'gauge', 'Live VM instances of each filter (one per worker).', (f) => f.vms],
+  ['wasmgate_filter_memory_bytes', 'gauge', 'Linear memory of the live VMs of each filter.', (f) => f.memory_bytes],
+];
+
 /** What each filter costs, counted by the host (no filter code involved). */
 function filterFamilies(e: Exposition, s: StatsSnapshot): void {
   const filters = Object.entries(s.filters);
@@ -80,28 +93,14 @@ function filterFamilies(e: Exposition, s: StatsSnapshot): void {
   for (const [filter, f] of filters) for (const [callback, n] of Object.entries(f.calls)) e.sample('wasmgate_filter_calls_total', { filter, callback }, n);
   e.family('wasmgate_filter_phase_seconds', 'histogram', 'Time of each call into a filter, by phase (request, response, log, root).');
   for (const [filter, f] of filters) for (const [phase, h] of Object.entries(f.phase_seconds)) e.histogram('wasmgate_filter_phase_seconds', { filter, phase }, h);
-  e.family('wasmgate_filter_http_calls_total', 'counter', 'Outbound calls a filter made (proxy_http_call).');
-  for (const [filter, f] of filters) e.sample('wasmgate_filter_http_calls_total', { filter }, f.http_calls);
-  e.family('wasmgate_filter_http_call_failures_total', 'counter', 'Outbound calls answered without a response (reset, too large).');
-  for (const [filter, f] of filters) e.sample('wasmgate_filter_http_call_failures_total', { filter }, f.http_call_failures);
   e.family('wasmgate_filter_http_call_seconds', 'histogram', 'Latency of outbound calls, until the answer was delivered.');
   for (const [filter, f] of filters) e.histogram('wasmgate_filter_http_call_seconds', { filter }, f.http_call_seconds);
-  e.family('wasmgate_filter_failures_total', 'counter', 'VM failures by cause (unreachable, memory_access, stack_overflow, abort, exit, trap, restart_failed, ...).');
+  e.family('wasmgate_filter_failures_total', 'counter', 'VM failures by cause (unreachable, memory_access, stack_overflow, cpu_exhausted, memory_exhausted, abort, exit, trap, start_failed, restart_failed, ...).');
   for (const [filter, f] of filters) for (const [cause, n] of Object.entries(f.failures)) e.sample('wasmgate_filter_failures_total', { filter, cause }, n);
-  e.family('wasmgate_filter_failed_streams_total', 'counter', 'Requests a failing filter answered 503 (fail closed) or let through without it (fail open).');
-  for (const [filter, f] of filters) e.sample('wasmgate_filter_failed_streams_total', { filter }, f.failed_streams);
-  e.family('wasmgate_filter_vm_restarts_total', 'counter', 'Fresh VMs started to replace failed ones.');
-  for (const [filter, f] of filters) e.sample('wasmgate_filter_vm_restarts_total', { filter }, f.vm_restarts);
-  e.family('wasmgate_filter_log_dropped_total', 'counter', 'Filter log lines dropped by the rate limit (200 per second per VM).');
-  for (const [filter, f] of filters) e.sample('wasmgate_filter_log_dropped_total', { filter }, f.log_dropped);
-  e.family('wasmgate_filter_quarantines_total', 'counter', 'Times the filter was quarantined for failing repeatedly.');
-  for (const [filter, f] of filters) e.sample('wasmgate_filter_quarantines_total', { filter }, f.quarantines);
-  e.family('wasmgate_filter_quarantined', 'gauge', 'Workers in which the filter is quarantined now (its fail policy applies without calling it).');
-  for (const [filter, f] of filters) e.sample('wasmgate_filter_quarantined', { filter }, f.quarantined);
-  e.family('wasmgate_filter_vms', 'gauge', 'Live VM instances of each filter (one per worker).');
-  for (const [filter, f] of filters) e.sample('wasmgate_filter_vms', { filter }, f.vms);
-  e.family('wasmgate_filter_memory_bytes', 'gauge', 'Linear memory of the live VMs of each filter.');
-  for (const [filter, f] of filters) e.sample('wasmgate_filter_memory_bytes', { filter }, f.memory_bytes);
+  for (const [name, type, help, value] of FILTER_SCALARS) {
+    e.family(name, type, help);
+    for (const [filter, f] of filters) e.sample(name, { filter }, value(f));
+  }
 }
 
 type ClassObject = Record<(typeof CLASS_LABELS)[number], number>;

@@ -261,7 +261,8 @@ export class FilterRun {
 
   /** The upstream response headers are in exchange.responseHeaders. */
   responseHeaders(eos: boolean): void {
-    const d = new Direction(RESP, [...this.contexts].reverse());
+    // (one filter: the reverse order is the same array)
+    const d = new Direction(RESP, this.contexts.length === 1 ? this.contexts : [...this.contexts].reverse());
     this.resp = d;
     d.headersEos = eos;
     this.runHeaders(d, 0);

@@ -45,13 +45,8 @@ function headerMapValue(map: HeaderMap): Buffer {
   return encodePairs([...joined].flat());
 }
 
-function joinedHeader(map: HeaderMap, name: string): string | undefined {
-  let out: string | undefined;
-  for (let i = 0; i < map.list.length; i += 2) {
-    if (map.list[i] === name) out = out === undefined ? map.list[i + 1] : `${out},${map.list[i + 1]}`;
-  }
-  return out;
-}
+/** One header as Envoy's attribute has it: repeated values joined with ",". */
+const joinedHeader = (map: HeaderMap, name: string): string | undefined => map.getJoined(name, ',');
 
 function splitHostPort(addr: string | undefined, port: number | undefined): [string, number] | undefined {
   if (addr === undefined) return undefined;

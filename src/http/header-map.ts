@@ -20,12 +20,12 @@ export class HeaderMap {
     return undefined;
   }
 
-  /** All values of a header joined as one string (", "), or undefined. */
-  getJoined(name: string): string | undefined {
+  /** All values of a header joined as one string (", " unless told), or undefined. */
+  getJoined(name: string, separator = ', '): string | undefined {
     let out: string | undefined;
     const arr = name.charCodeAt(0) === 58 ? this.pseudo : this.list;
     for (let i = 0; i < arr.length; i += 2) {
-      if (arr[i] === name) out = out === undefined ? arr[i + 1] : `${out}, ${arr[i + 1]}`;
+      if (arr[i] === name) out = out === undefined ? arr[i + 1] : `${out}${separator}${arr[i + 1]}`;
     }
     return out;
   }

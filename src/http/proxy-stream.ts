@@ -208,7 +208,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
       // the request body goes through the chain; the upstream request starts with the first bytes out
       const req = this.req;
       const length = this.bodyKind === 'body' ? this.req.headers['content-length'] : undefined;
-      let remaining = length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : -1;
+      let remaining = contentLength(length);
       let eosSent = false;
       req.on('data', (chunk: Buffer) => {
         if (this.abandoned) return;
@@ -455,7 +455,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
       const eos = statusCode === 204 || statusCode === 304 || this.req.method === 'HEAD' || length === '0';
       this.headEos = eos;
       // as Envoy's HTTP/1 codec: with a known length, the last body chunk carries end_of_stream
-      this.responseRemaining = !eos && length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : -1;
+      this.responseRemaining = eos ? -1 : contentLength(length);
       run.responseHeaders(eos);
       return !this.finished && !this.abandoned && !run.responseHeld;
     }
@@ -606,4 +606,9 @@ function connectionIdOf(socket: object): number {
     connectionIds.set(socket, id);
   }
   return id;
+}
+
+/** A content-length value as a number of bytes, or -1 when absent or not a plain decimal. */
+function contentLength(value: string | undefined): number {
+  return value !== undefined && /^\d{1,15}$/.test(value) ? Number(value) : -1;
 }

@@ -258,18 +258,26 @@ export class FilterVm {
    * result (as u32), or TRAPPED when the VM failed (now or before). Deferred work runs afterwards.
    */
   call(cb: Callback, fn: Export, ctx: StreamContext, a: number, b: number, c: number): number {
+    return this.enter(cb, fn, ctx, ctx.id, a, b, c, 0);
+  }
+
+  /**
+   * Every call into a callback: the CPU budget set, the effective context (undefined: the root), the
+   * watchdog told, the call counted (and timed one in TIME_SAMPLE: two clock reads cost about as much as
+   * a small callback), a trap turned into the VM's failure, deferred work run once the outermost returns.
+   */
+  private enter(cb: Callback, fn: Export, ctx: StreamContext | undefined, id: number, a: number, b: number, c: number, d: number): number {
     if (this.failed) return TRAPPED;
     if (this.depth === 0 && this.fuel !== undefined) this.fuel.value = this.fuelBudget; // each callback's CPU budget
     const outer = this.effective;
     this.effective = ctx;
     this.depth++;
     let r: number | undefined;
-    // one call in TIME_SAMPLE is timed (two clock reads cost about as much as a small callback)
     const timed = (++this.callTick & (TIME_SAMPLE - 1)) === 0;
     const t0 = timed ? performance.now() : 0;
     const w = this.watchStart();
     try {
-      r = fn(ctx.id, a, b, c);
+      r = fn(id, a, b, c, d);
     } catch (err) {
       this.fail(err, cb, ctx);
       r = TRAPPED;
@@ -364,27 +372,10 @@ export class FilterVm {
     this.readable = new Map();
   }
 
-  /** A call into the root context (ticks, queues, http call responses). */
-  private callRoot(cb: Callback, name: string, ...args: number[]): void {
+  /** A call into the root context (ticks, queues, http call responses), if the module exports it. */
+  private callRoot(cb: Callback, name: string, a = 0, b = 0, c = 0, d = 0): void {
     const fn = this.exports[name];
-    if (fn === undefined || this.failed) return;
-    if (this.depth === 0 && this.fuel !== undefined) this.fuel.value = this.fuelBudget;
-    const outer = this.effective;
-    this.effective = undefined;
-    this.depth++;
-    const t0 = performance.now();
-    const w = this.watchStart();
-    try {
-      fn(this.rootContextId, ...args);
-    } catch (err) {
-      this.fail(err, cb);
-    } finally {
-      this.depth--;
-      this.effective = outer;
-      this.cost.record(cb, performance.now() - t0, 1);
-      if (w !== undefined) w[1]!++;
-    }
-    if (this.depth === 0 && this.deferred.length > 0) this.runDeferred();
+    if (fn !== undefined) this.enter(cb, fn, undefined, this.rootContextId, a, b, c, d);
   }
 
   private failureKind: 'cpu' | 'memory' | undefined = undefined;
@@ -392,25 +383,28 @@ export class FilterVm {
   private fail(err: unknown, cb: Callback, ctx?: StreamContext): void {
     if (this.failed) return;
     this.failed = true;
-    const max = this.module.memoryMaxBytes;
-    if (this.outOfFuel()) {
-      this.failureKind = 'cpu';
-      this.failure = `spent its CPU budget (limits.cpu ${this.filter.limits.cpu})`;
-      this.cost.failure('cpu_exhausted');
-    } else if (max !== undefined && this.memory.byteLength + 65536 > max) {
-      // the memory is at its limit: the trap is the allocator failing after memory.grow refused
-      this.failureKind = 'memory';
-      this.failure = `ran out of memory (limits.memory_mb ${this.filter.limits.memory_mb}): ${err instanceof Error ? err.message : String(err)}`;
-      this.cost.failure('memory_exhausted');
-    } else {
-      this.failure = err instanceof GuestExit ? err.message : `trapped: ${(err as Error).message}`;
-      this.cost.failure(failureCause(err, err instanceof GuestExit ? err.exitCode : undefined));
-    }
+    const d = this.describe(err);
+    this.failureKind = d.kind === 'trap' ? undefined : d.kind;
+    this.failure = d.reason;
+    this.cost.failure(d.cause);
     this.stopTicks();
     // one line per failure: the filter (logger bindings), the callback, the request, the wasm stack
     const stack = err instanceof Error && err.stack !== undefined ? err.stack.split('\n').filter((l) => l.includes('wasm://')).slice(0, 8) : [];
     this.log.error({ callback: CALLBACK_NAMES[cb], reqId: ctx?.requestId, wasmStack: stack.length > 0 ? stack.map((l) => l.trim()) : undefined }, `VM failed: ${this.failure}`);
     this.onFailure?.(this);
+  }
+
+  /** Why a call into the guest threw: the CPU budget, memory at its limit, an exit, or another trap. */
+  private describe(err: unknown): { kind: 'cpu' | 'memory' | 'trap'; reason: string; cause: string } {
+    if (this.outOfFuel()) return { kind: 'cpu', reason: `spent its CPU budget (limits.cpu ${this.filter.limits.cpu})`, cause: 'cpu_exhausted' };
+    const max = this.module.memoryMaxBytes;
+    const message = err instanceof Error ? err.message : String(err);
+    if (max !== undefined && this.memory.byteLength + 65536 > max) {
+      // the memory is at its limit: the trap is the allocator failing after memory.grow refused
+      return { kind: 'memory', reason: `ran out of memory (limits.memory_mb ${this.filter.limits.memory_mb}): ${message}`, cause: 'memory_exhausted' };
+    }
+    if (err instanceof GuestExit) return { kind: 'trap', reason: err.message, cause: failureCause(err, err.exitCode) };
+    return { kind: 'trap', reason: `trapped: ${message}`, cause: failureCause(err, undefined) };
   }
 
   /** What kind of failure this VM had: the CPU budget, the memory limit, or another trap. */
@@ -493,12 +487,7 @@ export class FilterVm {
       return fn(...args);
     } catch (err) {
       if (err instanceof GuestExit && err.exitCode === 0 && name === '_start') return undefined; // a command that finished
-      const what = this.outOfFuel()
-        ? `spent its CPU budget (limits.cpu ${this.filter.limits.cpu})`
-        : err instanceof GuestExit
-          ? err.message
-          : `trapped: ${(err as Error).message}`;
-      this.refuse(`${name} ${what}`, err);
+      this.refuse(`${name} ${this.describe(err).reason}`, err);
     } finally {
       if (w !== undefined) w[1]!++;
     }

@@ -14,21 +14,35 @@ const MAX_HEADER_MAP = 7; // HttpCallResponseTrailers
 export function httpImports(host: VmHost): Record<string, HostFn> {
   const mem = host.memory;
 
-  /** The map to read, or a status. Outside a stream every map is unavailable. */
+  /** The map to read, or a status. Outside a stream every map but an http-call response is unavailable. */
   function readable(type: number): HeaderMap | number {
-    if (type >>> 0 > MAX_HEADER_MAP) return WasmResult.BadArgument;
     if (type === HeaderMapType.HttpCallResponseHeaders || type === HeaderMapType.HttpCallResponseTrailers) {
       return host.callResponseMap(type) ?? WasmResult.BadArgument;
     }
-    const s = host.stream();
-    if (s === undefined) return WasmResult.BadArgument;
-    return s.headerMap(type, false);
+    return streamMap(type, false);
   }
+  /** The map to change, or a status (http-call response maps are read-only: the stream says BadArgument). */
   function writable(type: number): HeaderMap | number {
+    return streamMap(type, true);
+  }
+  function streamMap(type: number, forWrite: boolean): HeaderMap | number {
     if (type >>> 0 > MAX_HEADER_MAP) return WasmResult.BadArgument;
     const s = host.stream();
-    if (s === undefined) return WasmResult.BadArgument;
-    return s.headerMap(type, true);
+    return s === undefined ? WasmResult.BadArgument : s.headerMap(type, forWrite);
+  }
+
+  /** add (duplicates allowed) or replace one header value, checked as the wire needs it. */
+  function writeValue(type: number, keyPtr: number, keyLen: number, valuePtr: number, valueLen: number, replace: boolean): number {
+    const key = mem.latin1(keyPtr, keyLen);
+    const value = mem.latin1(valuePtr, valueLen);
+    if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
+    const map = writable(type);
+    if (typeof map === 'number') return map;
+    const name = key.toLowerCase();
+    if (!validHeader(type, name, value)) return WasmResult.BadArgument;
+    if (replace) map.set(name, value);
+    else map.add(name, value);
+    return WasmResult.Ok;
   }
 
   return {
@@ -66,26 +80,10 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       return copyStringOut(host, value, retPtrPtr, retSizePtr);
     },
     proxy_add_header_map_value(type, keyPtr, keyLen, valuePtr, valueLen) {
-      const key = mem.latin1(keyPtr, keyLen);
-      const value = mem.latin1(valuePtr, valueLen);
-      if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
-      const map = writable(type);
-      if (typeof map === 'number') return map;
-      const name = key.toLowerCase();
-      if (!validHeader(type, name, value)) return WasmResult.BadArgument;
-      map.add(name, value);
-      return WasmResult.Ok;
+      return writeValue(type, keyPtr, keyLen, valuePtr, valueLen, false);
     },
     proxy_replace_header_map_value(type, keyPtr, keyLen, valuePtr, valueLen) {
-      const key = mem.latin1(keyPtr, keyLen);
-      const value = mem.latin1(valuePtr, valueLen);
-      if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
-      const map = writable(type);
-      if (typeof map === 'number') return map;
-      const name = key.toLowerCase();
-      if (!validHeader(type, name, value)) return WasmResult.BadArgument;
-      map.set(name, value);
-      return WasmResult.Ok;
+      return writeValue(type, keyPtr, keyLen, valuePtr, valueLen, true);
     },
     proxy_remove_header_map_value(type, keyPtr, keyLen) {
       const key = mem.latin1(keyPtr, keyLen);
