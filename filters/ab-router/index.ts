@@ -3,7 +3,7 @@
 export * from "../sdk/exports";
 
 import {
-  FilterHeadersStatus, HttpContext, JsonParser, RootContext, getCurrentTimeNanoseconds, isHeaderName, log,
+  ConfigObject, FilterHeadersStatus, HttpContext, RootContext, getCurrentTimeNanoseconds, isHeaderName, log,
   randomBytes, registerRootContext, requestHeaders, responseHeaders,
 } from "../sdk";
 
@@ -33,13 +33,9 @@ class AbRouterRoot extends RootContext {
 
   /** Reads the configuration into this root; the error, or null when it is valid. */
   private read(text: string): string | null {
-    const parser = JsonParser.ofText(text);
-    const root = parser.parse();
-    if (root === null) return "not valid JSON (" + parser.error + ")";
-    const obj = root.asObject();
-    if (obj === null) return "expected an object";
-    const unknown = obj.unknownKey(["experiment", "cookie", "header", "variants"]);
-    if (unknown !== null) return unknown + ": unknown field (expected experiment, cookie, header, variants)";
+    const config = ConfigObject.parse(text, ["experiment", "cookie", "header", "variants"]);
+    if (config.error !== null) return config.error;
+    const obj = config.object!;
 
     const experiment = obj.get("experiment");
     const e = experiment !== null ? experiment.asString() : null;

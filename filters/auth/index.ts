@@ -4,7 +4,7 @@
 export * from "../sdk/exports";
 
 import {
-  Context, FilterHeadersStatus, HeaderPair, HttpCallResponse, HttpContext, JsonParser, LogLevel, RootContext, WasmResult,
+  ConfigObject, Context, FilterHeadersStatus, HeaderPair, HttpCallResponse, HttpContext, LogLevel, RootContext, WasmResult,
   continueRequest, getStatus, isHeaderName, log, registerRootContext, requestHeaders, sendLocalResponse,
 } from "../sdk";
 
@@ -33,13 +33,9 @@ class AuthRoot extends RootContext {
 
   /** Reads the configuration into this root; the error, or null when it is valid. */
   private read(text: string): string | null {
-    const parser = JsonParser.ofText(text);
-    const root = parser.parse();
-    if (root === null) return "not valid JSON (" + parser.error + ")";
-    const obj = root.asObject();
-    if (obj === null) return "expected an object";
-    const unknown = obj.unknownKey(["upstream", "path", "timeout_ms", "forward_headers", "identity_header"]);
-    if (unknown !== null) return unknown + ": unknown field (expected upstream, path, timeout_ms, forward_headers, identity_header)";
+    const config = ConfigObject.parse(text, ["upstream", "path", "timeout_ms", "forward_headers", "identity_header"]);
+    if (config.error !== null) return config.error;
+    const obj = config.object!;
 
     const upstream = obj.get("upstream");
     const u = upstream !== null ? upstream.asString() : null;

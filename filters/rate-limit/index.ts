@@ -3,7 +3,7 @@
 export * from "../sdk/exports";
 
 import {
-  FilterHeadersStatus, HeaderPair, HttpContext, JsonParser, LogLevel, RootContext, WasmResult, getCurrentTimeNanoseconds,
+  ConfigObject, FilterHeadersStatus, HeaderPair, HttpContext, LogLevel, RootContext, WasmResult, getCurrentTimeNanoseconds,
   getPropertyString, getSharedData, isHeaderName, log, registerRootContext, requestHeaders, responseHeaders,
   sendLocalResponse, setSharedData,
 } from "../sdk";
@@ -43,13 +43,9 @@ class RateLimitRoot extends RootContext {
   }
 
   private read(text: string): string | null {
-    const parser = JsonParser.ofText(text);
-    const root = parser.parse();
-    if (root === null) return "not valid JSON (" + parser.error + ")";
-    const obj = root.asObject();
-    if (obj === null) return "expected an object";
-    const unknown = obj.unknownKey(["key", "requests_per_second", "burst"]);
-    if (unknown !== null) return unknown + ": unknown field (expected key, requests_per_second, burst)";
+    const config = ConfigObject.parse(text, ["key", "requests_per_second", "burst"]);
+    if (config.error !== null) return config.error;
+    const obj = config.object!;
 
     let header = "";
     let keySpec = "source.address";

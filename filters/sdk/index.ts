@@ -22,3 +22,4 @@ export { QueueLookup, QueueItem, registerSharedQueue, resolveSharedQueue, enqueu
 export { Metric, Counter, Gauge, Histogram, taggedMetricName } from "./metrics";
 export { log, Logger, logAt, getLogLevel } from "./log";
 export * from "./json";
+export { ConfigObject } from "./config";
