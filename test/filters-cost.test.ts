@@ -3,10 +3,8 @@
 // help from the filters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { startTestGateway, startUpstream } from './helpers/gateway.ts';
+import { fixture, startTestGateway, startUpstream } from './helpers/gateway.ts';
 
-const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/wasm/${name}.wasm`, import.meta.url));
 
 test('every filter’s calls, time, outbound calls, failures, VMs and memory are exported', async (t) => {
   const up = await startUpstream((_req, res) => res.end('ok'));

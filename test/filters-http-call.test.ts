@@ -3,11 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
 import type { IncomingHttpHeaders } from 'node:http';
-import { closedPort, startTestGateway, startUpstream } from './helpers/gateway.ts';
+import { fixture, closedPort, startTestGateway, startUpstream } from './helpers/gateway.ts';
 
-const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/wasm/${name}.wasm`, import.meta.url));
 
 type AuthMode = 'ok' | 'slow' | 'reset';
 

@@ -2,11 +2,9 @@
 // growing fails (its VM is replaced) without taking the gateway's memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { startTestGateway, startUpstream } from './helpers/gateway.ts';
+import { fixture, startTestGateway, startUpstream } from './helpers/gateway.ts';
 import { loadFilterModule } from '../src/wasm/module.ts';
 
-const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/wasm/${name}.wasm`, import.meta.url));
 
 test('a filter that grows past limits.memory_mb fails its request (503), and a fresh VM serves the next', async (t) => {
   const seen: string[] = [];

@@ -2,13 +2,11 @@
 // (fixtures/wasm/shared.wat) answers each request locally with the result of what its path asks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { startTestGateway } from './helpers/gateway.ts';
+import { fixture, startTestGateway } from './helpers/gateway.ts';
 import { SharedStore } from '../src/wasm/shared/store.ts';
 import { metricName } from '../src/admin/filter-metrics.ts';
 
-const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/wasm/${name}.wasm`, import.meta.url));
 
 async function startShared(t: { after(fn: () => Promise<void>): void }, extra: Record<string, unknown> = {}) {
   const gw = await startTestGateway({

@@ -4,14 +4,12 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { loadConfigFile } from '../src/config/load.ts';
 import { createRootLogger } from '../src/observability/logger.ts';
 import { startGateway, type RunningGateway } from '../src/gateway.ts';
-import { LogSink, startUpstream } from './helpers/gateway.ts';
+import { fixture, LogSink, startUpstream } from './helpers/gateway.ts';
 
-const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/wasm/${name}.wasm`, import.meta.url));
 
 interface Env {
   dir: string;

@@ -4,9 +4,13 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { resolveConfigObject } from '../../src/config/load.ts';
 import { createRootLogger } from '../../src/observability/logger.ts';
 import { startGateway, type RunningGateway } from '../../src/gateway.ts';
+
+/** The path of a built WAT fixture, test/fixtures/wasm/<name>.wasm. */
+export const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/wasm/${name}.wasm`, import.meta.url));
 
 export interface TestUpstream {
   readonly server: http.Server;

@@ -2,10 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
-import { startTestGateway, startUpstream } from '../helpers/gateway.ts';
+import { fixture, startTestGateway, startUpstream } from '../helpers/gateway.ts';
 
-const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/wasm/${name}.wasm`, import.meta.url));
 
 /** A request that may never be answered: resolves with the status, or 0 when the connection is cut. */
 function attempt(url: string, headers: Record<string, string>): Promise<number> {

@@ -3,11 +3,9 @@
 // filter that logs without end is cut and counted, never flooding the gateway's output.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import type { IncomingHttpHeaders } from 'node:http';
-import { startTestGateway, startUpstream } from '../helpers/gateway.ts';
+import { fixture, startTestGateway, startUpstream } from '../helpers/gateway.ts';
 
-const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/wasm/${name}.wasm`, import.meta.url));
 
 test('CRLF injection, bad names, misplaced pseudo-headers are refused with BadArgument; a log flood is cut and counted', async (t) => {
   const seen: IncomingHttpHeaders[] = [];

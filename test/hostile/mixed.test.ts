@@ -3,11 +3,9 @@
 // each failure is counted once, and the process's memory stays bounded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { startTestGateway, startUpstream } from '../helpers/gateway.ts';
+import { fixture, startTestGateway, startUpstream } from '../helpers/gateway.ts';
 
-const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/wasm/${name}.wasm`, import.meta.url));
 
 test('loops, recursion and memory bombs among good requests: zero good failures, each failure counted once', async (t) => {
   const up = await startUpstream((_req, res) => res.end('ok'));

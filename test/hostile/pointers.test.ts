@@ -3,11 +3,9 @@
 // guest, and the request goes on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import type { IncomingHttpHeaders } from 'node:http';
-import { startTestGateway, startUpstream } from '../helpers/gateway.ts';
+import { fixture, startTestGateway, startUpstream } from '../helpers/gateway.ts';
 
-const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/wasm/${name}.wasm`, import.meta.url));
 
 test('every pointer-taking host call answers InvalidMemoryAccess for out-of-bounds and wrapping pointers', async (t) => {
   const seen: IncomingHttpHeaders[] = [];
