@@ -76,7 +76,7 @@ export function toPrometheus(s: StatsSnapshot, extra: { workers: number; workerR
 const FILTER_SCALARS: ReadonlyArray<readonly [string, 'counter' | 'gauge', string, (f: FilterCostSnapshot) => number]> = [
   ['wasmgate_filter_http_calls_total', 'counter', 'Outbound calls a filter made (proxy_http_call).', (f) => f.http_calls],
   ['wasmgate_filter_http_call_failures_total', 'counter', 'Outbound calls answered without a response (reset, too large).', (f) => f.http_call_failures],
-  ['wasmgate_filter_failed_streams_total', 'counter', 'Requests a failing filter answered 503 (fail closed) or let through without it (fail open).', (f) => f.failed_streams],
+  ['wasmgate_filter_failed_streams_total', 'counter', 'Requests a failing filter answered 500/503 (fail closed) or let through without it (fail open).', (f) => f.failed_streams],
   ['wasmgate_filter_vm_restarts_total', 'counter', 'Fresh VMs started to replace failed ones.', (f) => f.vm_restarts],
   ['wasmgate_filter_log_dropped_total', 'counter', 'Filter log lines dropped by the rate limit (200 per second per VM).', (f) => f.log_dropped],
   ['wasmgate_filter_quarantines_total', 'counter', 'Times the filter was quarantined for failing repeatedly.', (f) => f.quarantines],

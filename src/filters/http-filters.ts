@@ -579,16 +579,22 @@ export class FilterRun {
     return r === 0 || (r === 2 && !s.headersDone) ? CONTINUE : STOP;
   }
 
-  /** A filter failed (trap, or no VM): fail open skips it; fail closed answers 503 (or resets). */
+  /**
+   * A filter failed: fail open skips it; fail closed answers 500 when the stream's own callback broke the
+   * VM (the filter failed on this request), 503 when the filter is unavailable to it (quarantined, no VM
+   * starts, or another stream's call broke the VM it shared, as Envoy's `wasm_fail_stream`); or resets
+   * when the response already started.
+   */
   private failed(d: Direction, c: FilterContext): number {
     c.plugin.cost.failedStreams++;
     c.skipped = true;
     if (c.plugin.filter.fail_open[c.plugin.failureClass(c.vm)]) return CONTINUE;
     d.ended = true;
+    const own = c.vm !== undefined && c.vm.failedIn === c;
     this.reply({
-      status: 503,
-      details: 'wasm_fail_stream',
-      body: Buffer.from('filter failed\n'),
+      status: own ? 500 : 503,
+      details: own ? 'wasm_filter_failed' : 'wasm_fail_stream',
+      body: Buffer.from(own ? 'filter failed\n' : 'filter unavailable\n'),
       headers: [],
       from: d.kind === REQ ? c.index : this.contexts.length - 1,
     });

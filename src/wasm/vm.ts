@@ -92,6 +92,8 @@ export class FilterVm {
   /** Set when the VM trapped (or exited) after start: it is never called again. */
   failed = false;
   failure = '';
+  /** The stream whose own callback failed the VM (undefined: a root callback, or none). */
+  failedIn: StreamContext | undefined = undefined;
   private readonly exports: Record<string, Export>;
   readonly log: Logger;
   private readonly recent: string[] = [];
@@ -383,6 +385,7 @@ export class FilterVm {
   private fail(err: unknown, cb: Callback, ctx?: StreamContext): void {
     if (this.failed) return;
     this.failed = true;
+    this.failedIn = ctx;
     const d = this.describe(err);
     this.failureKind = d.kind === 'trap' ? undefined : d.kind;
     this.failure = d.reason;
