@@ -125,6 +125,18 @@ describe('call order across a chain of two filters', () => {
     assert.equal(r.trailers['x-chain'], 'uBA');
   });
 
+  test('request trailers the client did not announce with Trailer: still reach on_request_trailers', async () => {
+    seen.length = 0;
+    const res = await rawRequest(
+      gw.port,
+      'POST /unannounced HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n' +
+        '5\r\nhello\r\n0\r\nx-chain: t\r\n\r\n',
+    );
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('x-trace-a') ?? '', /CHBTh$/, 'this stream: context, headers, body (not end_of_stream), trailers, response headers');
+    assert.equal(seen[0]!.body, 'hello', 'the last body chunk was not end_of_stream: nothing appended');
+  });
+
   test('on_context_create comes first; on_log, on_done, on_delete follow the end of the stream', async () => {
     const r1 = await send(`${gw.url}/a`);
     const r2 = await send(`${gw.url}/b`);

@@ -110,7 +110,10 @@ test('a module with no global and no export section gets both, before its start 
   // the start function runs at instantiation, before the host can set the fuel: it traps with 0 …
   const m = injectMetering(original);
   assert.ok(WebAssembly.validate(m.bytes));
-  assert.deepEqual(WebAssembly.Module.exports(new WebAssembly.Module(m.bytes)), [{ name: '__wasmgate_fuel', kind: 'global' }]);
+  assert.deepEqual(WebAssembly.Module.exports(new WebAssembly.Module(m.bytes)), [
+    { name: '__wasmgate_fuel', kind: 'global' },
+    { name: '__wasmgate_grow', kind: 'global' },
+  ]);
   assert.throws(() => load(m, imports), WebAssembly.RuntimeError);
   assert.deepEqual(reported, []);
   // … and runs with an initial fuel
@@ -121,6 +124,23 @@ test('a module with no global and no export section gets both, before its start 
   reported.length = 0;
   assert.throws(() => load(injectMetering(original, { initialFuel: 3n }), imports), /unreachable/);
   assert.deepEqual(reported, [104, 101]);
+});
+
+test('every memory.grow leaves its result in the grow global: -1 once the memory is refused', () => {
+  const m = injectMetering(fixture('meter-grow'));
+  assert.equal(m.growExport, '__wasmgate_grow');
+  const l = load(m);
+  l.fuel.value = 1000n;
+  const grow = l.instance.exports[m.growExport] as WebAssembly.Global;
+  assert.equal(grow.value, 0);
+  assert.equal(l.exports['grow']!(1), 1, 'the result still reaches the code');
+  assert.equal(grow.value, 1);
+  l.exports['grow_dropped']!(5);
+  assert.equal(grow.value, -1, 'refused past the maximum');
+  assert.equal(l.exports['grow']!(1), 2);
+  assert.equal(grow.value, 2);
+  assert.equal(l.exports['grow']!(1), -1);
+  assert.equal(grow.value, -1);
 });
 
 test('nested loops, br_table, type-index block types, SIMD, bulk memory, negative constants: same results', () => {

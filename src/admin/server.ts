@@ -110,7 +110,7 @@ export function createAdminServer(
                   ...f,
                   ...(c === undefined
                     ? {}
-                    : { vms: c.vms, memory_bytes: c.memory_bytes, quarantined_workers: c.quarantined, quarantine_reason: c.quarantine_reason, quarantines: c.quarantines }),
+                    : { vms: c.vms, memory_bytes: c.memory_bytes, quarantined_workers: c.quarantined, quarantine_reason: c.quarantine_reason, quarantines: c.quarantines, last_failure: c.last_failure, last_failure_at: c.last_failure_at }),
                 };
               }),
             }),

@@ -67,6 +67,9 @@ export interface FilterCostSnapshot {
   /** Workers in which the filter is quarantined now, and why (the last reason seen). */
   quarantined: number;
   quarantine_reason: string;
+  /** The last failure seen in any worker (start, restart or VM failure) and when (ISO time; '' = none). */
+  last_failure: string;
+  last_failure_at: string;
   vms: number;
   memory_bytes: number;
 }
@@ -132,6 +135,8 @@ export class FilterCost {
       quarantines: this.quarantines,
       quarantined: 0,
       quarantine_reason: '',
+      last_failure: '',
+      last_failure_at: '',
       vms,
       memory_bytes: memoryBytes,
     };
@@ -168,6 +173,7 @@ export function sumFilterCosts(a: FilterCostSnapshot | undefined, b: FilterCostS
     quarantines: a.quarantines + b.quarantines,
     quarantined: a.quarantined + b.quarantined,
     quarantine_reason: b.quarantine_reason !== '' ? b.quarantine_reason : a.quarantine_reason,
+    ...(b.last_failure_at > a.last_failure_at ? { last_failure: b.last_failure, last_failure_at: b.last_failure_at } : { last_failure: a.last_failure, last_failure_at: a.last_failure_at }),
     vms: a.vms + b.vms,
     memory_bytes: a.memory_bytes + b.memory_bytes,
   };

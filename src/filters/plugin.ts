@@ -52,6 +52,7 @@ export class Plugin {
       this.lastFailureClass = 'start';
       this.retryAt = Date.now() + RESTART_BACKOFF_MS;
       this.cost.failure('start_failed');
+      this.noteFailure(`start failed: ${(err as Error).message.split('\n')[0]}`);
       log.error({ filter: filter.name, err: (err as Error).message }, 'filter did not start; running without it (fail_open.start)');
     }
   }
@@ -103,8 +104,18 @@ export class Plugin {
   private backoffMs = 0;
   private readonly failureTimes: number[] = [];
 
+  /** The last failure, for the admin port. */
+  private lastFailure = '';
+  private lastFailureAt = 0;
+
+  private noteFailure(reason: string): void {
+    this.lastFailure = reason;
+    this.lastFailureAt = Date.now();
+  }
+
   /** A failure of the filter (after start): enough of them in the window quarantine it. */
   private failed(reason: string): void {
+    this.noteFailure(reason);
     const q = this.filter.quarantine;
     const now = Date.now();
     this.failureTimes.push(now);
@@ -134,6 +145,8 @@ export class Plugin {
     const s = this.cost.snapshot(live ? 1 : 0, live ? vm.memory.byteLength : 0);
     s.quarantined = this.quarantined ? 1 : 0;
     s.quarantine_reason = this.quarantined ? this.quarantineReason : '';
+    s.last_failure = this.lastFailure;
+    s.last_failure_at = this.lastFailureAt === 0 ? '' : new Date(this.lastFailureAt).toISOString();
     return s;
   }
 

@@ -221,8 +221,11 @@ export class ProxyStream implements ForwardHandler, Exchange {
       });
       req.on('end', () => {
         if (this.abandoned || eosSent) return;
-        if (this.bodyKind === 'trailers') {
-          const t = req.rawTrailers;
+        const t = req.rawTrailers;
+        if (this.bodyKind === 'trailers' || t.length > 0) {
+          // trailers the request did not announce with `Trailer:` reach the filters too, and go upstream
+          // when its request has not started yet (a filter held the body)
+          if (!this.dispatched) this.bodyKind = 'trailers';
           const map = new HeaderMap();
           for (let i = 0; i < t.length; i += 2) map.add(t[i]!.toLowerCase(), t[i + 1]!);
           this.requestTrailers = map;

@@ -12,7 +12,10 @@
 //     global.get $fuel  i64.const 0  i64.lt_s  if  unreachable  end
 //
 // It leaves the operand stack as it found it, and its `if … end` adds no label around existing code, so
-// branch depths are unchanged. A trap with the global below zero means "CPU budget spent": a callback
+// branch depths are unchanged. After every `memory.grow` of memory 0, `global.set $grow  global.get $grow`
+// keeps the last result in a second global (i32, or i64 for a 64-bit memory) exported as `__wasmgate_grow`:
+// when a trap follows a refused grow (-1), the host knows the module ran out of memory, whatever its
+// allocator does then (Rust and C abort with `unreachable`, AssemblyScript calls `abort`). A trap with the global below zero means "CPU budget spent": a callback
 // given a budget of B completes iff it executes at most B function entries + loop headers (host functions
 // it calls are not charged). Cost: 16 bytes of code per function and per loop (19 with a 2-byte global
 // index); per loop iteration a global load, subtract, store, compare and never-taken branch. Measured on
@@ -34,6 +37,8 @@ export interface MeteredModule {
   readonly bytes: Buffer;
   /** Name of the exported mutable i64 global holding the remaining fuel. */
   readonly fuelExport: string;
+  /** Name of the exported global holding the result of the last `memory.grow` (-1: refused). */
+  readonly growExport: string;
 }
 
 export interface MeteringOptions {
@@ -45,6 +50,7 @@ export interface MeteringOptions {
 }
 
 const FUEL_EXPORT = '__wasmgate_fuel';
+const GROW_EXPORT = '__wasmgate_grow';
 const SEC_GLOBAL = 6;
 const SEC_EXPORT = 7;
 const SEC_CODE = 10;
@@ -212,6 +218,8 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
   }
 
   let importedFuncs = 0;
+  let memories = 0;
+  let memory64 = false;
   let importedGlobals = 0;
   let ownGlobals = 0;
   let exportCount = 0;
@@ -229,6 +237,7 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
         } else if (kind === 1 || kind === 2) {
           if (kind === 1) r.valType();
           const flags = r.u32();
+          if (kind === 2 && memories++ === 0) memory64 = (flags & 4) !== 0;
           r.leb();
           if (flags & 1) r.leb();
           if (flags & 8) r.leb(); // custom page size
@@ -241,6 +250,8 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
           r.leb();
         } else fail(`unknown import kind ${kind}`, r.pos - 1);
       }
+    } else if (s.id === 5) {
+      if (memories === 0 && r.u32() > 0) memory64 = (r.u32() & 4) !== 0;
     } else if (s.id === SEC_GLOBAL) {
       ownGlobals = r.u32();
     } else if (s.id === SEC_EXPORT) {
@@ -255,24 +266,35 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
     }
   }
   const fuelIndex = importedGlobals + ownGlobals;
-  let fuelExport = FUEL_EXPORT;
-  for (let i = 1; exportNames.has(fuelExport); i++) fuelExport = `${FUEL_EXPORT}_${i}`;
+  const growIndex = fuelIndex + 1;
+  const unique = (base: string) => {
+    let n = base;
+    for (let i = 1; exportNames.has(n); i++) n = `${base}_${i}`;
+    return n;
+  };
+  const fuelExport = unique(FUEL_EXPORT);
+  const growExport = unique(GROW_EXPORT);
 
   const fuelGlobal = new Writer(16);
   fuelGlobal.bytes(Uint8Array.of(0x7e, 0x01, 0x42)); // mut i64 = i64.const …
   fuelGlobal.s64(options.initialFuel ?? 0n);
   fuelGlobal.byte(0x0b);
-  const fuelExportEntry = new Writer(32);
-  const name = Buffer.from(fuelExport, 'utf8');
-  fuelExportEntry.u32(name.length);
-  fuelExportEntry.bytes(name);
-  fuelExportEntry.byte(0x03);
-  fuelExportEntry.u32(fuelIndex);
+  // the grow global: mut i32 (i64 for a 64-bit memory) = 0
+  fuelGlobal.bytes(memory64 ? Uint8Array.of(0x7e, 0x01, 0x42, 0x00, 0x0b) : Uint8Array.of(0x7f, 0x01, 0x41, 0x00, 0x0b));
+  const fuelExportEntry = new Writer(64);
+  for (const [exportName, index] of [[fuelExport, fuelIndex], [growExport, growIndex]] as const) {
+    const name = Buffer.from(exportName, 'utf8');
+    fuelExportEntry.u32(name.length);
+    fuelExportEntry.bytes(name);
+    fuelExportEntry.byte(0x03);
+    fuelExportEntry.u32(index);
+  }
 
   const codeSection = sections.find((s) => s.id === SEC_CODE);
   const code = codeSection && planCode(bytes, codeSection, importedFuncs);
   const check = checkSequence(fuelIndex);
-  const out = new Writer(bytes.length + (code ? code.points.length * check.length + code.count * 2 : 0) + 256);
+  const grow = growSequence(growIndex);
+  const out = new Writer(bytes.length + (code ? code.points.length * Math.max(check.length, grow.length) + code.count * 2 : 0) + 256);
   out.bytes(bytes, 0, 8);
   const has = (id: number) => sections.some((s) => s.id === id);
   let globalPending = !has(SEC_GLOBAL);
@@ -280,18 +302,18 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
   /** Emits the sections the module lacks once the next section belongs after them. */
   const emitMissing = (rank: number) => {
     if (globalPending && rank > RANK[SEC_GLOBAL]!) {
-      out.section(SEC_GLOBAL, withEntry(undefined, 0, fuelGlobal));
+      out.section(SEC_GLOBAL, withEntries(undefined, 0, 2, fuelGlobal));
       globalPending = false;
     }
     if (exportPending && rank > RANK[SEC_EXPORT]!) {
-      out.section(SEC_EXPORT, withEntry(undefined, 0, fuelExportEntry));
+      out.section(SEC_EXPORT, withEntries(undefined, 0, 2, fuelExportEntry));
       exportPending = false;
     }
   };
-  /** A vector section (count + entries) with one more entry at the end. */
-  const withEntry = (s: Section | undefined, count: number, entry: Writer) => {
+  /** A vector section (count + entries) with `added` more entries at the end. */
+  const withEntries = (s: Section | undefined, count: number, added: number, entry: Writer) => {
     const w = new Writer((s ? s.end - s.body : 0) + entry.len + 8);
-    w.u32(count + 1);
+    w.u32(count + added);
     if (s) {
       const r = new Reader(bytes, s.body, s.end);
       r.u32();
@@ -303,13 +325,21 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
 
   for (const s of sections) {
     if (s.id !== 0) emitMissing(RANK[s.id]!);
-    if (s.id === SEC_GLOBAL) out.section(s.id, withEntry(s, ownGlobals, fuelGlobal));
-    else if (s.id === SEC_EXPORT) out.section(s.id, withEntry(s, exportCount, fuelExportEntry));
-    else if (s.id === SEC_CODE) writeCode(out, bytes, code!, check);
+    if (s.id === SEC_GLOBAL) out.section(s.id, withEntries(s, ownGlobals, 2, fuelGlobal));
+    else if (s.id === SEC_EXPORT) out.section(s.id, withEntries(s, exportCount, 2, fuelExportEntry));
+    else if (s.id === SEC_CODE) writeCode(out, bytes, code!, check, grow);
     else out.bytes(bytes, s.start, s.end);
   }
   emitMissing(Infinity);
-  return { bytes: Buffer.from(out.buf.buffer, out.buf.byteOffset, out.len), fuelExport };
+  return { bytes: Buffer.from(out.buf.buffer, out.buf.byteOffset, out.len), fuelExport, growExport };
+}
+
+/** After `memory.grow`: keeps its result in global `growIndex`, leaving it on the stack. */
+function growSequence(growIndex: number): Uint8Array {
+  const idx = new Writer(8);
+  idx.u32(growIndex);
+  const i = Array.from(idx.buf.subarray(0, idx.len));
+  return Uint8Array.from([0x24, ...i, 0x23, ...i]);
 }
 
 /** The metering check, charging one unit of fuel from global `fuelIndex` (see the header comment). */
@@ -324,7 +354,7 @@ interface CodePlan {
   readonly count: number;
   /** Per function body: its start, its size and the end of its insertion points in `points`. */
   readonly bodies: number[];
-  /** Offsets in the input where a check goes, in order. */
+  /** Offsets in the input where a check goes, in order; negated: where a grow record goes. */
   readonly points: number[];
 }
 
@@ -354,11 +384,14 @@ function planCode(bytes: Uint8Array, s: Section, importedFuncs: number): CodePla
 const lebLength = (v: number) => (v < 2 ** 7 ? 1 : v < 2 ** 14 ? 2 : v < 2 ** 21 ? 3 : v < 2 ** 28 ? 4 : 5);
 
 /** Writes the code section with the checks inserted, each body's size and the section's size re-encoded. */
-function writeCode(out: Writer, bytes: Uint8Array, plan: CodePlan, check: Uint8Array): void {
+function writeCode(out: Writer, bytes: Uint8Array, plan: CodePlan, check: Uint8Array, grow: Uint8Array): void {
   const { bodies, points } = plan;
+  const sizes: number[] = [];
   let total = lebLength(plan.count);
-  for (let b = 0, p = 0; b < bodies.length; p = bodies[b + 2]!, b += 3) {
-    const size = bodies[b + 1]! + (bodies[b + 2]! - p) * check.length;
+  for (let b = 0, p = 0; b < bodies.length; b += 3) {
+    let size = bodies[b + 1]!;
+    for (const last = bodies[b + 2]!; p < last; p++) size += points[p]! < 0 ? grow.length : check.length;
+    sizes.push(size);
     total += lebLength(size) + size;
   }
   out.byte(SEC_CODE);
@@ -368,12 +401,13 @@ function writeCode(out: Writer, bytes: Uint8Array, plan: CodePlan, check: Uint8A
   for (let b = 0, p = 0; b < bodies.length; b += 3) {
     const start = bodies[b]!;
     const last = bodies[b + 2]!;
-    out.u32(bodies[b + 1]! + (last - p) * check.length);
+    out.u32(sizes[b / 3]!);
     let from = start;
     for (; p < last; p++) {
-      out.bytes(bytes, from, points[p]!);
-      out.bytes(check);
-      from = points[p]!;
+      const at = Math.abs(points[p]!);
+      out.bytes(bytes, from, at);
+      out.bytes(points[p]! < 0 ? grow : check);
+      from = at;
     }
     out.bytes(bytes, from, start + bodies[b + 1]!);
   }
@@ -396,7 +430,10 @@ function walkBody(r: Reader, points: number[]): void {
       case BLOCK: r.blockType(); depth++; break;
       case LOOP: r.blockType(); depth++; points.push(r.pos); break;
       case END: depth--; break;
-      case IDX: r.leb(); break;
+      case IDX:
+        if (op === 0x40 && r.u32() === 0) points.push(-r.pos); // memory.grow of memory 0
+        else if (op !== 0x40) r.leb();
+        break;
       case IDX2: r.leb(); r.leb(); break;
       case BR_TABLE: for (let n = r.u32(); n >= 0; n--) r.leb(); break;
       case MEMARG: r.memarg(); break;

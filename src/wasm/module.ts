@@ -44,6 +44,8 @@ export interface FilterModule {
   readonly memoryMaxBytes: number | undefined;
   /** The exported i64 global holding the CPU fuel of the running callback, when metering was injected. */
   readonly fuelExport: string | undefined;
+  /** The exported global holding the last memory.grow result (with metering). */
+  readonly growExport: string | undefined;
 }
 
 export class FilterModuleError extends GatewayError {
@@ -91,11 +93,13 @@ export async function checkFilterModule(file: string, bytes: Buffer, options: Lo
     }
   }
   let fuelExport: string | undefined;
+  let growExport: string | undefined;
   if (options.meter === true && WebAssembly.validate(bytes)) {
     try {
       const metered = injectMetering(bytes);
       bytes = metered.bytes;
       fuelExport = metered.fuelExport;
+      growExport = metered.growExport;
     } catch (err) {
       throw new FilterModuleError(file, `cannot inject CPU metering: ${(err as Error).message} (set limits.cpu: 0 to run it unmetered)`, err);
     }
@@ -148,5 +152,6 @@ export async function checkFilterModule(file: string, bytes: Buffer, options: Lo
     unknownImports: imports.filter((i) => i.area === undefined),
     memoryMaxBytes,
     fuelExport,
+    growExport,
   };
 }

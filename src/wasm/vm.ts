@@ -127,6 +127,8 @@ export class FilterVm {
   private readonly watchdog: Int32Array | undefined;
   /** The metering fuel global (when the module was metered) and the budget each callback starts with. */
   private fuel: WebAssembly.Global | undefined = undefined;
+  /** The last memory.grow result (metered modules): -1 when the module was refused memory. */
+  private lastGrow: WebAssembly.Global | undefined = undefined;
   private readonly fuelBudget: bigint;
   private readonly watchIndex: number;
   private logWindow = 0;
@@ -175,6 +177,7 @@ export class FilterVm {
     this.exports = instance.exports as Record<string, Export>;
     memory.attach(instance.exports.memory as WebAssembly.Memory);
     if (mod.fuelExport !== undefined) this.fuel = instance.exports[mod.fuelExport] as WebAssembly.Global;
+    if (mod.growExport !== undefined) this.lastGrow = instance.exports[mod.growExport] as WebAssembly.Global;
     if (services?.shared !== undefined) {
       const vm = this;
       this.sharedView = new VmShared(services.shared, filter.vm_id, filter.name, {
@@ -400,14 +403,19 @@ export class FilterVm {
   /** Why a call into the guest threw: the CPU budget, memory at its limit, an exit, or another trap. */
   private describe(err: unknown): { kind: 'cpu' | 'memory' | 'trap'; reason: string; cause: string } {
     if (this.outOfFuel()) return { kind: 'cpu', reason: `spent its CPU budget (limits.cpu ${this.filter.limits.cpu})`, cause: 'cpu_exhausted' };
-    const max = this.module.memoryMaxBytes;
     const message = err instanceof Error ? err.message : String(err);
-    if (max !== undefined && this.memory.byteLength + 65536 > max) {
-      // the memory is at its limit: the trap is the allocator failing after memory.grow refused
-      return { kind: 'memory', reason: `ran out of memory (limits.memory_mb ${this.filter.limits.memory_mb}): ${message}`, cause: 'memory_exhausted' };
+    const exit = err instanceof GuestExit;
+    const cause = failureCause(err, exit ? err.exitCode : undefined);
+    if (cause === 'unreachable' || cause === 'abort' || cause === 'exit' || cause === 'trap') {
+      // an abort after memory.grow was refused (metered modules record it), or with memory at its limit,
+      // is the allocator failing: the module ran out of memory
+      const max = this.module.memoryMaxBytes;
+      const refused = this.lastGrow !== undefined && Number(this.lastGrow.value) === -1;
+      if (refused || (max !== undefined && this.memory.byteLength + 65536 > max)) {
+        return { kind: 'memory', reason: `ran out of memory (limits.memory_mb ${this.filter.limits.memory_mb}): ${message}`, cause: 'memory_exhausted' };
+      }
     }
-    if (err instanceof GuestExit) return { kind: 'trap', reason: err.message, cause: failureCause(err, err.exitCode) };
-    return { kind: 'trap', reason: `trapped: ${message}`, cause: failureCause(err, undefined) };
+    return { kind: 'trap', reason: exit ? message : `trapped: ${message}`, cause };
   }
 
   /** What kind of failure this VM had: the CPU budget, the memory limit, or another trap. */
