@@ -109,7 +109,7 @@ test('the example loads and defaults are filled', () => {
     config: '{"response":{"add":{"x-powered-by":"wasmgate"}}}',
     vm_config: '',
     fail_open: { load: false, start: false, trap: false, cpu: false, memory: false },
-    limits: { memory_mb: 64, cpu: 200000000, hard_timeout_ms: 5000 },
+    limits: { memory_mb: 64, cpu: 200000000, hard_timeout_ms: 5000, clock_resolution_us: 1000 },
     quarantine: { failures: 5, window_ms: 10000, max_backoff_ms: 60000 },
   });
 });

@@ -10,7 +10,7 @@ import { LogSink } from './helpers/gateway.ts';
 const fixture = (name: string) => new URL(`./fixtures/wasm/${name}.wasm`, import.meta.url).pathname;
 
 function filter(name: string, config = '', extra: Partial<ResolvedFilter> = {}): ResolvedFilter {
-  return { name, wasm: fixture(name), root_id: 'my-root', vm_id: '', config, vm_config: '', fail_open: { load: false, start: false, trap: false, cpu: false, memory: false }, limits: { memory_mb: 64, cpu: 200000000, hard_timeout_ms: 5000 }, quarantine: { failures: 5, window_ms: 10000, max_backoff_ms: 60000 }, ...extra };
+  return { name, wasm: fixture(name), root_id: 'my-root', vm_id: '', config, vm_config: '', fail_open: { load: false, start: false, trap: false, cpu: false, memory: false }, limits: { memory_mb: 64, cpu: 200000000, hard_timeout_ms: 5000, clock_resolution_us: 1000 }, quarantine: { failures: 5, window_ms: 10000, max_backoff_ms: 60000 }, ...extra };
 }
 
 async function start(f: ResolvedFilter): Promise<{ vm: FilterVm; logs: LogSink }> {

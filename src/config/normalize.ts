@@ -95,7 +95,7 @@ function normalizeFilter(f: FilterOptions, baseDir: string): ResolvedFilter {
     config: pluginText(f.config),
     vm_config: pluginText(f.vm_config),
     fail_open: failOpen(f.fail_open),
-    limits: { memory_mb: f.limits.memory_mb, cpu: f.limits.cpu, hard_timeout_ms: f.limits.hard_timeout_ms },
+    limits: { memory_mb: f.limits.memory_mb, cpu: f.limits.cpu, hard_timeout_ms: f.limits.hard_timeout_ms, clock_resolution_us: f.limits.clock_resolution_us },
     quarantine: { failures: f.quarantine.failures, window_ms: f.quarantine.window_ms, max_backoff_ms: f.quarantine.max_backoff_ms },
   };
 }

@@ -62,7 +62,7 @@ export interface FilterOptions {
   config: unknown;
   vm_config: unknown;
   fail_open: boolean | Partial<Record<'load' | 'start' | 'trap' | 'cpu' | 'memory', boolean>>;
-  limits: { memory_mb: number; cpu: number; hard_timeout_ms: number };
+  limits: { memory_mb: number; cpu: number; hard_timeout_ms: number; clock_resolution_us: number };
   quarantine: { failures: number; window_ms: number; max_backoff_ms: number };
 }
 

@@ -67,6 +67,8 @@ export interface ResolvedFilterLimits {
   readonly cpu: number;
   /** A worker stuck this long in one call into the filter is terminated and replaced. */
   readonly hard_timeout_ms: number;
+  /** The finest clock the filter reads, in microseconds. */
+  readonly clock_resolution_us: number;
 }
 
 /** The classes of filter failure, each with its own fail policy. */

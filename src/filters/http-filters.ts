@@ -159,7 +159,12 @@ export class FilterContext implements StreamContext {
     return this.body(type) !== undefined;
   }
 
-  sendLocalResponse(status: number, details: string, body: Buffer, headers: string[], grpcStatus: number): void {
+  /** Twice the buffer limit: room to rewrite a body held at the limit, and a bound on a filter appending in a loop. */
+  get bodyLimit(): number {
+    return 2 * this.run.exchange.bodyBufferLimit;
+  }
+
+  sendLocalResponse(status: number, details: string, body: Buffer, headers: string[], grpcStatus: number): WasmResult {
     if (grpcStatus >= 0 && grpcStatus <= 16 && isGrpc(this.run.exchange.requestHeaders)) {
       // as Envoy answers a gRPC request: 200, a trailers-only response carrying grpc-status and the body
       // as grpc-message
@@ -169,8 +174,11 @@ export class FilterContext implements StreamContext {
       body = EMPTY;
     }
     const reply = { status, details, body, headers, from: this.index };
-    if (this.run.calling === this) this.run.pendingReply = reply;
+    // the first local reply asked in a callback is the one sent, as Envoy runs them in order and the
+    // first one ends the stream
+    if (this.run.calling === this) this.run.pendingReply ??= reply;
     else this.vm?.defer(() => this.run.reply(reply));
+    return WasmResult.Ok;
   }
 
   continueStream(type: number): WasmResult {

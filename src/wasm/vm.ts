@@ -18,6 +18,9 @@ import { VmShared, type SharedState } from './shared/vm-shared.ts';
 import { CALLBACK_NAMES, Callback, FilterCost, failureCause } from '../filters/filter-cost.ts';
 
 /** What a VM may reach outside itself: the gateway's upstreams (proxy_http_call) and the shared state. */
+
+/** Outbound calls one VM may have in flight; more answer InternalFailure at once (Envoy's default circuit breaker). */
+export const MAX_PENDING_CALLS = 1024;
 export interface VmServices {
   /** Shared data, queues and metrics; absent where there are no workers (wasmgate validate). */
   readonly shared?: SharedState;
@@ -152,6 +155,7 @@ export class FilterVm {
     const host: VmHost = {
       memory,
       abi: mod.abi,
+      clockResolutionNs: BigInt(filter.limits.clock_resolution_us) * 1000n,
       alloc: (size) => this.alloc(size),
       log: (level, message) => this.guestLog(level, message),
       logLevel: () => this.logLevel(),
@@ -331,6 +335,8 @@ export class FilterVm {
       return { result: WasmResult.BadArgument, token: 0 };
     }
     list.push('host', authority);
+    // as Envoy's circuit breakers (1024 pending requests by default): a VM cannot flood an upstream
+    if (this.pendingCalls >= MAX_PENDING_CALLS) return { result: WasmResult.InternalFailure, token: 0 };
     // tokens as Envoy numbers them: 4, 8, 12, ...
     this.nextCallToken = (this.nextCallToken + 4) >>> 0 || 4;
     const token = this.nextCallToken;

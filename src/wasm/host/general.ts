@@ -3,6 +3,7 @@
 import { BufferType, LogLevel, WasmResult } from '../abi/constants.ts';
 import { copyOut } from './output.ts';
 import type { VmHost } from './types.ts';
+import { wallClockNs } from './clock.ts';
 
 type HostFn = (...args: number[]) => number;
 
@@ -22,7 +23,7 @@ export function generalImports(host: VmHost): Record<string, HostFn> {
       return mem.writeU32(retPtr, host.logLevel()) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },
     proxy_get_current_time_nanoseconds(retPtr) {
-      const ns = BigInt(Date.now()) * 1_000_000n;
+      const ns = wallClockNs(host.clockResolutionNs);
       return mem.writeU64(retPtr, ns) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },
     proxy_get_buffer_bytes(type, start, maxSize, retPtrPtr, retSizePtr) {

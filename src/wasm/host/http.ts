@@ -11,6 +11,33 @@ type HostFn = (...args: number[]) => number;
 
 const MAX_HEADER_MAP = 7; // HttpCallResponseTrailers
 
+/**
+ * The most a header map may hold once a filter wrote to it, counted as on the wire (name, value and 4
+ * bytes of `: ` and CRLF per header): Envoy's default max_request_headers_kb. A write past it answers
+ * BadArgument and changes nothing, so a filter adding headers in a loop cannot grow the gateway's memory.
+ */
+export const MAX_FILTER_HEADER_BYTES = 60 * 1024;
+
+/** Wire size of a map as last measured, with the pair count it was measured at (adds keep it current). */
+const measured = new WeakMap<HeaderMap, { pairs: number; bytes: number }>();
+
+function wireBytes(map: HeaderMap): { pairs: number; bytes: number } {
+  const pairs = map.pseudo.length + map.list.length;
+  let m = measured.get(map);
+  if (m !== undefined && m.pairs === pairs) return m;
+  let bytes = 0;
+  for (const arr of [map.pseudo, map.list]) for (let i = 0; i < arr.length; i += 2) bytes += arr[i]!.length + arr[i + 1]!.length + 4;
+  m = { pairs, bytes };
+  measured.set(map, m);
+  return m;
+}
+
+function pairsWireBytes(pairs: readonly string[]): number {
+  let bytes = 0;
+  for (let i = 0; i < pairs.length; i += 2) bytes += pairs[i]!.length + pairs[i + 1]!.length + 4;
+  return bytes;
+}
+
 export function httpImports(host: VmHost): Record<string, HostFn> {
   const mem = host.memory;
 
@@ -40,8 +67,22 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
     if (typeof map === 'number') return map;
     const name = key.toLowerCase();
     if (!validHeader(type, name, value)) return WasmResult.BadArgument;
-    if (replace) map.set(name, value);
-    else map.add(name, value);
+    const size = wireBytes(map);
+    const added = name.length + value.length + 4;
+    if (size.bytes + added > MAX_FILTER_HEADER_BYTES) {
+      // a replace that does not grow the map is fine: measure what it would leave
+      if (!replace) return WasmResult.BadArgument;
+      const old = map.getJoined(name, '');
+      if (old === undefined || size.bytes + added - old.length - 4 > MAX_FILTER_HEADER_BYTES) return WasmResult.BadArgument;
+    }
+    if (replace) {
+      map.set(name, value);
+      measured.delete(map);
+    } else {
+      map.add(name, value);
+      size.pairs += 2;
+      size.bytes += added;
+    }
     return WasmResult.Ok;
   }
 
@@ -64,6 +105,7 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
         pairs[i] = pairs[i]!.toLowerCase();
         if (!validHeader(type, pairs[i]!, pairs[i + 1]!)) return WasmResult.BadArgument; // nothing changed
       }
+      if (pairsWireBytes(pairs) > MAX_FILTER_HEADER_BYTES) return WasmResult.BadArgument;
       map.pseudo.length = 0;
       map.list.length = 0;
       for (let i = 0; i < pairs.length; i += 2) map.add(pairs[i]!, pairs[i + 1]!);
@@ -114,6 +156,10 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
         return host.buffer(type) !== undefined ? WasmResult.BadArgument : WasmResult.NotFound;
       }
       if (!s.bodyWritable(type)) return WasmResult.BadArgument;
+      // a body a filter writes stays within twice server.max_buffer_bytes (room to rewrite a body held at
+      // the limit; a bound on appending in a loop)
+      const length = start >>> 0 === 0 ? data.length + Math.max(0, body.length - (size >>> 0)) : body.length + data.length;
+      if (length > s.bodyLimit && length > body.length) return WasmResult.BadArgument;
       return body.set(start >>> 0, size >>> 0, Buffer.from(data.buffer, data.byteOffset, data.byteLength)) ? WasmResult.Ok : WasmResult.BadArgument;
     },
 
@@ -125,10 +171,16 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       const s = host.stream();
       // Envoy answers Ok and does nothing without an HTTP stream
       if (s === undefined) return WasmResult.Ok;
-      const headers = decodePairs(headerBytes) ?? [];
-      for (let i = 0; i < headers.length; i += 2) headers[i] = headers[i]!.toLowerCase();
-      s.sendLocalResponse(status >>> 0, details.replace(/\s/g, '_'), body, headers, grpcStatus | 0);
-      return WasmResult.Ok;
+      // a status no HTTP response can carry, or headers that are malformed, invalid or too big: nothing
+      // is sent (a final response has a 2xx–5xx status; 1xx are interim)
+      if (status >>> 0 < 200 || status >>> 0 > 599) return WasmResult.BadArgument;
+      const headers = headerBytes.length === 0 ? [] : decodePairs(headerBytes);
+      if (headers === undefined || pairsWireBytes(headers) > MAX_FILTER_HEADER_BYTES) return WasmResult.BadArgument;
+      for (let i = 0; i < headers.length; i += 2) {
+        headers[i] = headers[i]!.toLowerCase();
+        if (!validHeader(HeaderMapType.ResponseTrailers, headers[i]!, headers[i + 1]!)) return WasmResult.BadArgument;
+      }
+      return s.sendLocalResponse(status >>> 0, details.replace(/\s/g, '_'), body, headers, grpcStatus | 0);
     },
     proxy_continue_stream(type) {
       if (type >>> 0 > StreamType.Upstream) return WasmResult.BadArgument;

@@ -11,6 +11,8 @@ export interface VmHost {
   readonly memory: GuestMemory;
   /** The ABI version the module was built for (a few answers differ in 0.1.0). */
   readonly abi: AbiVersion;
+  /** The finest clock the filter may read, in nanoseconds (limits.clock_resolution_us). */
+  readonly clockResolutionNs: bigint;
   /** Allocates `size` bytes in the guest through its allocator; 0 on failure. May grow memory. */
   alloc(size: number): number;
   log(level: LogLevel, message: string): void;
@@ -47,7 +49,10 @@ export interface StreamHost {
   body(type: number): BodyBuffer | undefined;
   /** Whether the body buffer of `type` may be changed now. */
   bodyWritable(type: number): boolean;
-  sendLocalResponse(status: number, details: string, body: Buffer, headers: string[], grpcStatus: number): void;
+  /** Queues a local reply (sent once the callback returns; Ok, as Envoy answers). */
+  sendLocalResponse(status: number, details: string, body: Buffer, headers: string[], grpcStatus: number): WasmResult;
+  /** The most bytes a body buffer may hold after a filter writes it (twice server.max_buffer_bytes). */
+  readonly bodyLimit: number;
   continueStream(type: number): WasmResult;
   closeStream(type: number): WasmResult;
   property(path: readonly string[]): Buffer | undefined;

@@ -3,6 +3,7 @@
 import { randomFillSync } from 'node:crypto';
 import { LogLevel, WasiErrno } from '../abi/constants.ts';
 import { GuestExit, type VmHost } from './types.ts';
+import { monotonicNs, wallClockNs } from './clock.ts';
 
 type HostFn = (...args: never[]) => number;
 
@@ -49,14 +50,14 @@ export function wasiImports(host: VmHost): Record<string, HostFn> {
     args_get: () => WasiErrno.Success,
     clock_time_get(id: number, _precision: bigint, retPtr: number) {
       let ns: bigint;
-      if (id === 0) ns = BigInt(Date.now()) * 1_000_000n;
-      else if (id === 1) ns = process.hrtime.bigint();
+      if (id === 0) ns = wallClockNs(host.clockResolutionNs);
+      else if (id === 1) ns = monotonicNs(host.clockResolutionNs);
       else return WasiErrno.Notsup;
       return mem.writeU64(retPtr, ns) ? WasiErrno.Success : WasiErrno.Fault;
     },
     clock_res_get(id: number, retPtr: number) {
       if (id !== 0 && id !== 1) return WasiErrno.Notsup;
-      return mem.writeU64(retPtr, 1n) ? WasiErrno.Success : WasiErrno.Fault;
+      return mem.writeU64(retPtr, host.clockResolutionNs) ? WasiErrno.Success : WasiErrno.Fault;
     },
     random_get(ptr: number, len: number) {
       if (len >>> 0 > MAX_RANDOM_BYTES) return WasiErrno.Inval;

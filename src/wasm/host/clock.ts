@@ -1,0 +1,18 @@
+// The clocks a filter reads (proxy_get_current_time_nanoseconds, WASI clock_time_get), at the resolution
+// its configuration grants (limits.clock_resolution_us): precise timers help timing side channels
+// between filters and requests sharing a process, so a filter gets no finer time than it was given.
+
+/** Wall-clock time in nanoseconds since the epoch, rounded down to `resolutionNs`. */
+export function wallClockNs(resolutionNs: bigint): bigint {
+  const ns =
+    resolutionNs >= 1_000_000n
+      ? BigInt(Date.now()) * 1_000_000n
+      : BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000)) * 1000n; // µs is what a double holds
+  return ns - (ns % resolutionNs);
+}
+
+/** Monotonic time in nanoseconds, rounded down to `resolutionNs`. */
+export function monotonicNs(resolutionNs: bigint): bigint {
+  const ns = process.hrtime.bigint();
+  return ns - (ns % resolutionNs);
+}
