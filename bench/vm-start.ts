@@ -29,7 +29,7 @@ console.log('| --- | --- | --- | --- | --- |');
 for (const file of files) {
   const name = path.basename(file, '.wasm');
   const t0 = performance.now();
-  const mod = await loadFilterModule(file, { memoryLimitBytes: 64 * 1048576, meter: true }); // as the gateway loads it
+  const mod = await loadFilterModule(file, { memoryLimitBytes: 64 * 1048576, cpu: 200_000_000 }); // as the gateway loads it
   const compileMs = performance.now() - t0;
   const filter = { name, wasm: file, root_id: '', vm_id: '', config: JSON.stringify(CONFIGS[name] ?? {}), vm_config: '', fail_open: { load: false, start: false, trap: false, cpu: false, memory: false }, limits: { memory_mb: 64, cpu: 200000000, hard_timeout_ms: 5000, clock_resolution_us: 1000 }, quarantine: { failures: 5, window_ms: 10000, max_backoff_ms: 60000 } };
   const times: number[] = [];

@@ -31,7 +31,7 @@ export async function startGateway(config: ResolvedConfig, log: Logger): Promise
   for (const f of config.filters) {
     let mod: FilterModule;
     try {
-      mod = await loadFilterModule(f.wasm, { memoryLimitBytes: f.limits.memory_mb * 1048576, meter: f.limits.cpu > 0 });
+      mod = await loadFilterModule(f.wasm, { memoryLimitBytes: f.limits.memory_mb * 1048576, cpu: f.limits.cpu });
     } catch (err) {
       // fail_open.load: a broken module does not keep the gateway from starting; requests pass without it
       if (!f.fail_open.load) throw err;

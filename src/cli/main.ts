@@ -117,7 +117,7 @@ async function main(argv: string[]): Promise<void> {
       for (const f of config.filters) {
         try {
           // load and check the module, then start it as a worker would: initializer, on_vm_start, on_configure
-          const vm = new FilterVm(await loadFilterModule(f.wasm, { memoryLimitBytes: f.limits.memory_mb * 1048576, meter: f.limits.cpu > 0 }), f, quiet);
+          const vm = new FilterVm(await loadFilterModule(f.wasm, { memoryLimitBytes: f.limits.memory_mb * 1048576, cpu: f.limits.cpu }), f, quiet);
           vm.initialize();
           vm.startRootContext();
         } catch (err) {

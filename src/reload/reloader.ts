@@ -148,7 +148,7 @@ export class Reloader {
         modules.set(f.name, prev);
       } else {
         try {
-          modules.set(f.name, await checkFilterModule(f.wasm, bytes, { memoryLimitBytes: limit, meter: f.limits.cpu > 0 }));
+          modules.set(f.name, await checkFilterModule(f.wasm, bytes, { memoryLimitBytes: limit, cpu: f.limits.cpu }));
         } catch (err) {
           return fail(`filter "${f.name}": ${(err as Error).message}`, f.name);
         }

@@ -14,8 +14,11 @@ import { injectMetering } from './meter.ts';
 export interface LoadOptions {
   /** Cap the module's memory at this many bytes (its maximum is rewritten before compiling). */
   readonly memoryLimitBytes?: number;
-  /** Inject CPU metering (a fuel counter charged at every function entry and loop iteration). */
-  readonly meter?: boolean;
+  /**
+   * Inject CPU metering (a fuel counter charged at every function entry and loop iteration) with this
+   * budget per callback (limits.cpu); 0 or absent: unmetered.
+   */
+  readonly cpu?: number;
 }
 
 export interface ModuleImport {
@@ -94,9 +97,10 @@ export async function checkFilterModule(file: string, bytes: Buffer, options: Lo
   }
   let fuelExport: string | undefined;
   let growExport: string | undefined;
-  if (options.meter === true && WebAssembly.validate(bytes)) {
+  if (options.cpu !== undefined && options.cpu > 0 && WebAssembly.validate(bytes)) {
     try {
-      const metered = injectMetering(bytes);
+      // a start section runs during instantiation, before the host sets the fuel: it gets one budget
+      const metered = injectMetering(bytes, { initialFuel: BigInt(options.cpu) });
       bytes = metered.bytes;
       fuelExport = metered.fuelExport;
       growExport = metered.growExport;

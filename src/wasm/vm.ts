@@ -176,7 +176,10 @@ export class FilterVm {
     try {
       instance = new WebAssembly.Instance(mod.module, imports);
     } catch (err) {
-      throw new FilterStartError(filter.name, `cannot instantiate ${mod.file}: ${(err as Error).message}`, [], err);
+      const message = (err as Error).message;
+      // the start section runs inside instantiation, metered with one callback's budget
+      const hint = mod.fuelExport !== undefined && /unreachable/.test(message) ? ` (its start function trapped; it may have spent its CPU budget, limits.cpu ${filter.limits.cpu})` : '';
+      throw new FilterStartError(filter.name, `cannot instantiate ${mod.file}: ${message}${hint}`, [], err);
     }
     this.exports = instance.exports as Record<string, Export>;
     memory.attach(instance.exports.memory as WebAssembly.Memory);

@@ -163,3 +163,27 @@ test('fail_open.load and fail_open.start: a broken module or a refused configura
     /proxy_on_configure returned false/,
   );
 });
+
+test('a start section is metered too: one that does work loads and serves, one that never returns is refused', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  t.after(() => up.close());
+  const gw = await startTestGateway({
+    upstreams: { app: { url: up.url } },
+    routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+    filters: [{ name: 'init', wasm: fixture('start-section') }],
+    log: { level: 'fatal' },
+  });
+  t.after(() => gw.stop());
+  const r = await fetch(`${gw.url}/`);
+  assert.equal(await r.text(), 'ok');
+  assert.equal(r.headers.get('x-init'), '1000');
+  await assert.rejects(
+    startTestGateway({
+      upstreams: { app: { url: up.url } },
+      routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+      filters: [{ name: 'forever', wasm: fixture('start-forever'), limits: { cpu: 1_000_000 } }],
+      log: { level: 'fatal' },
+    }),
+    /forever[\s\S]*start function trapped; it may have spent its CPU budget/,
+  );
+});
