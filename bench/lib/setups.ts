@@ -35,14 +35,15 @@ function undiciSetup(name: string, mode: string | null): SetupDef {
 }
 
 /** The gateway with `n` add-headers filters, each adding a request and a response header. */
-function headerChain(name: string, n: number, cpu?: number): SetupDef {
+function headerChain(name: string, n: number, cpu?: number, env?: Record<string, string>): SetupDef {
   return {
     name,
-    description: `the gateway with a chain of ${n} add-headers filter${n === 1 ? '' : 's'} (each sets a request header and adds a response header)${cpu === 0 ? ', CPU metering off' : ''}`,
+    description: `the gateway with a chain of ${n} add-headers filter${n === 1 ? '' : 's'} (each sets a request header and adds a response header)${cpu === 0 ? ', CPU metering off' : ''}${env !== undefined ? `, ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
     start: (ctx) =>
       startWasmgate(ctx, {
         accessLog: true,
         name,
+        ...(env === undefined ? {} : { env }),
         filters: Array.from({ length: n }, (_, i) => ({
           name: `headers-${i + 1}`,
           wasm: 'filters/add-headers.wasm',
@@ -89,6 +90,8 @@ export const SETUPS: readonly SetupDef[] = [
   headerChain('wasmgate-f5', 5),
   // the chain of 5 without CPU metering: the difference to wasmgate-f5 is what metering costs
   headerChain('wasmgate-f5-nometer', 5, 0),
+  // the chain of 5 without the per-filter cost accounting: the difference to wasmgate-f5 is what it costs
+  headerChain('wasmgate-f5-nocost', 5, undefined, { WASMGATE_FILTER_COST: 'off' }),
   {
     name: 'wasmgate-json',
     description: 'the gateway with the json-transform filter (buffers and rewrites JSON request bodies)',
@@ -136,6 +139,7 @@ export const FILTER_SETUPS: Readonly<Record<string, number>> = {
   'wasmgate-f3': 3,
   'wasmgate-f5': 5,
   'wasmgate-f5-nometer': 5,
+  'wasmgate-f5-nocost': 5,
   'wasmgate-json': 1,
   'wasmgate-auth': 1,
   'wasmgate-ratelimit': 1,

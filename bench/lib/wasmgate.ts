@@ -42,7 +42,10 @@ routes:
 ${chain}`;
 }
 
-export async function startWasmgate(ctx: SetupContext, opts: { accessLog: boolean; name: string; filters?: readonly BenchFilter[] }): Promise<Running> {
+export async function startWasmgate(
+  ctx: SetupContext,
+  opts: { accessLog: boolean; name: string; filters?: readonly BenchFilter[]; env?: Readonly<Record<string, string>> },
+): Promise<Running> {
   const main = path.join(ctx.repoRoot, 'src', 'cli', 'main.ts');
   if (!existsSync(main)) throw new Error(`${path.relative(ctx.repoRoot, main)} does not exist yet`);
   const filters = (opts.filters ?? []).map((f) => ({ ...f, wasm: path.join(ctx.repoRoot, f.wasm) }));
@@ -56,6 +59,7 @@ export async function startWasmgate(ctx: SetupContext, opts: { accessLog: boolea
     cpu: ctx.settings.pinning.proxyCpu,
     cwd: ctx.repoRoot,
     stdout: 'ignore',
+    ...(opts.env === undefined ? {} : { env: { ...process.env, ...opts.env } }),
   });
   try {
     await waitHttp(`http://127.0.0.1:${adminPort}/ready`, READY_DEADLINE_MS, child.alive);

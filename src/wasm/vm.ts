@@ -40,6 +40,11 @@ export interface VmServices {
 const EMPTY = Buffer.alloc(0);
 /** Stream callbacks are timed one in this many (a power of two); the histograms weigh each sample so. */
 const TIME_SAMPLE = 16;
+/**
+ * The per-filter cost accounting (calls, sampled timings) can be turned off with
+ * WASMGATE_FILTER_COST=off, only to measure what it costs (bench setup wasmgate-f5-nocost).
+ */
+const ACCOUNTING = process.env['WASMGATE_FILTER_COST'] !== 'off';
 import { ErrorCodes, GatewayError } from '../errors.ts';
 
 type Export = (...args: number[]) => number | undefined;
@@ -285,7 +290,7 @@ export class FilterVm {
     this.effective = ctx;
     this.depth++;
     let r: number | undefined;
-    const timed = (++this.callTick & (TIME_SAMPLE - 1)) === 0;
+    const timed = ACCOUNTING && (++this.callTick & (TIME_SAMPLE - 1)) === 0;
     const t0 = timed ? performance.now() : 0;
     const w = this.watchStart();
     try {
@@ -297,7 +302,7 @@ export class FilterVm {
       this.depth--;
       this.effective = outer;
       if (timed) this.cost.record(cb, performance.now() - t0, TIME_SAMPLE);
-      else this.cost.calls[cb]!++;
+      else if (ACCOUNTING) this.cost.calls[cb]!++;
       if (w !== undefined) w[1]!++;
     }
     if (this.depth === 0 && this.deferred.length > 0) this.runDeferred();
