@@ -100,6 +100,7 @@ export class FilterContext implements StreamContext {
   /** Position in the chain (request order). */
   readonly index: number;
   id = 0;
+  vmSlot = -1;
   vm: FilterVm | undefined = undefined;
   created = false;
   /** The filter is out of this stream: it failed open, or its VM could not be had. */
