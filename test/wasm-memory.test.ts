@@ -37,6 +37,30 @@ test('views follow the memory when it grows (the old buffer is detached)', () =>
   assert.equal(g.byteLength, 2 * PAGE);
 });
 
+test('latin1: strings decoded before are reused only when every byte matches', () => {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const g = new GuestMemory(memory);
+  const at = (ptr: number, s: string): string | undefined => {
+    g.write(ptr, Buffer.from(s, 'latin1'));
+    return g.latin1(ptr, s.length);
+  };
+  // same length and the same first, middle and last bytes (the same cache slot): only the bytes decide
+  assert.equal(at(100, 'x-abcde-1'), 'x-abcde-1');
+  assert.equal(at(200, 'x-abXde-1'), 'x-abXde-1');
+  assert.equal(at(300, 'x-abcde-1'), 'x-abcde-1');
+  assert.equal(at(400, 'x-abcdX-1'), 'x-abcdX-1');
+  // any byte round-trips, cached or not; long strings are decoded each time
+  const bytes = '\xff\x80\x00\x7f\xe9';
+  assert.equal(at(500, bytes), bytes);
+  assert.equal(at(600, bytes), bytes);
+  const long = 'v'.repeat(100) + '\xfe';
+  assert.equal(at(1000, long), long);
+  assert.equal(at(2000, long), long);
+  // the bytes changed in place since the last read: the new content
+  g.write(500, Buffer.from([0x41]));
+  assert.equal(g.latin1(500, 5), 'A\x80\x00\x7f\xe9');
+});
+
 test('pairs: the spec example encodes to the exact bytes and decodes back', () => {
   const bytes = encodePairs(['a', '1', 'b', '22']);
   assert.equal(bytes.toString('hex'), '02000000' + '01000000' + '01000000' + '01000000' + '02000000' + '6100' + '3100' + '6200' + '323200');

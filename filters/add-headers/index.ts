@@ -3,7 +3,7 @@
 export * from "../sdk/exports";
 
 import {
-  FilterHeadersStatus, HeaderMap, HeaderPair, HttpContext, JsonObject, JsonParser, JsonValue, RootContext,
+  EncodedHeader, FilterHeadersStatus, HeaderMap, HeaderPair, HttpContext, JsonObject, JsonParser, JsonValue, RootContext,
   isHeaderName, isHeaderValue, log, registerRootContext, requestHeaders, responseHeaders,
 } from "../sdk";
 
@@ -17,10 +17,22 @@ class HeaderEdits {
     return this.remove.length == 0 && this.set.length == 0 && this.add.length == 0;
   }
 
+  // the same names and values on every request: encoded once (encode()), not per call
+  private removeBytes: EncodedHeader[] = [];
+  private setBytes: EncodedHeader[] = [];
+  private addBytes: EncodedHeader[] = [];
+
+  /** Encodes the edits once the configuration is read. */
+  encode(): void {
+    for (let i = 0; i < this.remove.length; i++) this.removeBytes.push(new EncodedHeader(this.remove[i]));
+    for (let i = 0; i < this.set.length; i++) this.setBytes.push(new EncodedHeader(this.set[i].name, this.set[i].value));
+    for (let i = 0; i < this.add.length; i++) this.addBytes.push(new EncodedHeader(this.add[i].name, this.add[i].value));
+  }
+
   apply(map: HeaderMap): void {
-    for (let i = 0; i < this.remove.length; i++) map.remove(this.remove[i]);
-    for (let i = 0; i < this.set.length; i++) map.set(this.set[i].name, this.set[i].value);
-    for (let i = 0; i < this.add.length; i++) map.add(this.add[i].name, this.add[i].value);
+    for (let i = 0; i < this.removeBytes.length; i++) map.removeEncoded(this.removeBytes[i]);
+    for (let i = 0; i < this.setBytes.length; i++) map.setEncoded(this.setBytes[i]);
+    for (let i = 0; i < this.addBytes.length; i++) map.addEncoded(this.addBytes[i]);
   }
 }
 
@@ -120,6 +132,8 @@ class AddHeadersRoot extends RootContext {
     }
     this.request = reader.request;
     this.response = reader.response;
+    this.request.encode();
+    this.response.encode();
     if (this.request.empty && this.response.empty) log.warn("add-headers: the configuration changes no header");
     return true;
   }

@@ -14,6 +14,19 @@ export class HeaderPair {
 }
 
 /**
+ * A header name and value encoded once (UTF-8), for a filter that writes the same header on every
+ * request: HeaderMap's setEncoded/addEncoded/removeEncoded then skip encoding and allocating per call.
+ */
+export class EncodedHeader {
+  readonly name: ArrayBuffer;
+  readonly value: ArrayBuffer;
+  constructor(name: string, value: string = "") {
+    this.name = utf8(name);
+    this.value = utf8(value);
+  }
+}
+
+/**
  * Serializes pairs in the ABI's format (PROXY-WASM.md §5.1):
  * u32 N, then N × (u32 name_len, u32 value_len), then N × (name bytes, NUL, value bytes, NUL), little-endian.
  */
@@ -154,6 +167,21 @@ export class HeaderMap {
   remove(name: string): WasmResult {
     const k = utf8(name);
     return <WasmResult>proxy_remove_header_map_value(this.type, ptrOf(k), k.byteLength);
+  }
+
+  /** set() with a name and value encoded before. */
+  setEncoded(h: EncodedHeader): WasmResult {
+    return <WasmResult>proxy_replace_header_map_value(this.type, ptrOf(h.name), h.name.byteLength, ptrOf(h.value), h.value.byteLength);
+  }
+
+  /** add() with a name and value encoded before. */
+  addEncoded(h: EncodedHeader): WasmResult {
+    return <WasmResult>proxy_add_header_map_value(this.type, ptrOf(h.name), h.name.byteLength, ptrOf(h.value), h.value.byteLength);
+  }
+
+  /** remove() with a name encoded before (its value is not used). */
+  removeEncoded(h: EncodedHeader): WasmResult {
+    return <WasmResult>proxy_remove_header_map_value(this.type, ptrOf(h.name), h.name.byteLength);
   }
 }
 

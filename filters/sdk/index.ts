@@ -5,7 +5,7 @@ export * from "./constants";
 export { Context, RootContext, HttpContext, HttpCallCallback, HttpCallResponse, HostStatus, getStatus } from "./context";
 export { registerRootContext, RootContextFactory } from "./runtime";
 export {
-  HeaderPair, HeaderMap, serializePairs, deserializePairs, isHeaderName, isHeaderValue,
+  HeaderPair, EncodedHeader, HeaderMap, serializePairs, deserializePairs, isHeaderName, isHeaderValue,
   requestHeaders, requestTrailers, responseHeaders, responseTrailers,
   httpCallResponseHeaders, httpCallResponseTrailers,
 } from "./headers";

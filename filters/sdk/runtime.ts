@@ -45,8 +45,26 @@ function rootOf(id: u32): RootContext | null {
   return roots.has(id) ? roots.get(id) : null;
 }
 
+// The stream looked up last: a stream's callbacks often come one after another (context creation then
+// request headers; on_log, on_done, on_delete), and each lookup in the map hashes and walks a bucket.
+let lastStreamId: u32 = 0;
+let lastStream: HttpContext | null = null;
+
 function streamOf(id: u32): HttpContext | null {
-  return streams.has(id) ? streams.get(id) : null;
+  if (id == lastStreamId && lastStream !== null) return lastStream;
+  if (!streams.has(id)) return null;
+  const stream = streams.get(id);
+  lastStreamId = id;
+  lastStream = stream;
+  return stream;
+}
+
+function forgetStream(id: u32): void {
+  streams.delete(id);
+  if (id == lastStreamId) {
+    lastStreamId = 0;
+    lastStream = null;
+  }
 }
 
 // ---- ABI marker and allocator -------------------------------------------------------------------
@@ -76,7 +94,11 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
   const root = rootOf(parentId);
   if (root === null) return;
   const stream = root.createHttpContext(contextId);
-  if (stream !== null) streams.set(contextId, stream);
+  if (stream !== null) {
+    streams.set(contextId, stream);
+    lastStreamId = contextId;
+    lastStream = stream;
+  }
 }
 
 export function proxy_on_vm_start(rootId: u32, vmConfigurationSize: u32): u32 {
@@ -128,7 +150,7 @@ export function proxy_on_delete(contextId: u32): void {
   const stream = streamOf(contextId);
   if (stream !== null) {
     stream.onDelete();
-    streams.delete(contextId);
+    forgetStream(contextId);
     return;
   }
   const root = rootOf(contextId);

@@ -100,6 +100,7 @@ export class FilterContext implements StreamContext {
   /** Position in the chain (request order). */
   readonly index: number;
   id = 0;
+  vmSlot = -1;
   vm: FilterVm | undefined = undefined;
   created = false;
   /** The filter is out of this stream: it failed open, or its VM could not be had. */
@@ -216,14 +217,31 @@ interface Reply {
   readonly from: number;
 }
 
+/**
+ * One direction of the stream: the first `length` contexts of the chain, in chain order for the request
+ * and in reverse for the response (a view: no array per direction and stream).
+ */
 class Direction {
   readonly kind: Kind;
-  readonly order: readonly FilterContext[];
+  readonly length: number;
+  private readonly contexts: readonly FilterContext[];
   headersEos = false;
   ended = false;
-  constructor(kind: Kind, order: readonly FilterContext[]) {
+  constructor(kind: Kind, contexts: readonly FilterContext[], length: number) {
     this.kind = kind;
-    this.order = order;
+    this.contexts = contexts;
+    this.length = length;
+  }
+
+  /** The context at position i of this direction's order. */
+  at(i: number): FilterContext {
+    return this.contexts[this.kind === REQ ? i : this.length - 1 - i]!;
+  }
+
+  /** The position of c in this direction's order, or -1. */
+  indexOf(c: FilterContext): number {
+    const i = this.kind === REQ ? c.index : this.length - 1 - c.index;
+    return i >= 0 && i < this.length && this.at(i) === c ? i : -1;
   }
 }
 
@@ -248,8 +266,11 @@ export class FilterRun {
   constructor(exchange: Exchange, chain: FilterChain) {
     this.exchange = exchange;
     this.chain = chain;
-    this.contexts = chain.plugins.map((p, i) => new FilterContext(this, p, i));
-    this.req = new Direction(REQ, this.contexts);
+    const plugins = chain.plugins;
+    const contexts = new Array<FilterContext>(plugins.length);
+    for (let i = 0; i < plugins.length; i++) contexts[i] = new FilterContext(this, plugins[i]!, i);
+    this.contexts = contexts;
+    this.req = new Direction(REQ, contexts, contexts.length);
   }
 
   // ---- the stream drives these ----
@@ -269,8 +290,7 @@ export class FilterRun {
 
   /** The upstream response headers are in exchange.responseHeaders. */
   responseHeaders(eos: boolean): void {
-    // (one filter: the reverse order is the same array)
-    const d = new Direction(RESP, this.contexts.length === 1 ? this.contexts : [...this.contexts].reverse());
+    const d = new Direction(RESP, this.contexts, this.contexts.length);
     this.resp = d;
     d.headersEos = eos;
     this.runHeaders(d, 0);
@@ -288,7 +308,7 @@ export class FilterRun {
   get responseHeld(): boolean {
     const d = this.resp;
     if (d === undefined) return false;
-    for (const c of d.order) if (c.dirs[RESP].waiting !== W_NONE) return true;
+    for (let i = 0; i < d.length; i++) if (d.at(i).dirs[RESP].waiting !== W_NONE) return true;
     return false;
   }
 
@@ -340,7 +360,7 @@ export class FilterRun {
     }
     ex.responseHeaders = new HeaderMap([':status', String(r.status)], localReplyHeaders(r.status, r.body.length, ex.requestId, r.headers));
     ex.responseTrailers = undefined;
-    const d = new Direction(RESP, this.contexts.slice(0, r.from + 1).reverse());
+    const d = new Direction(RESP, this.contexts, r.from + 1);
     this.resp = d;
     const eos = r.body.length === 0;
     d.headersEos = eos;
@@ -367,7 +387,7 @@ export class FilterRun {
   private continueDirection(c: FilterContext, kind: Kind): void {
     const d = kind === REQ ? this.req : this.resp;
     if (d === undefined || d.ended || this.finished) return;
-    const i = d.order.indexOf(c);
+    const i = d.indexOf(c);
     if (i < 0) return;
     const s = c.dirs[kind];
     const w = s.waiting;
@@ -405,9 +425,8 @@ export class FilterRun {
   // ---- the runner ----
 
   private runHeaders(d: Direction, from: number): void {
-    const order = d.order;
-    for (let i = from; i < order.length; i++) {
-      const c = order[i]!;
+    for (let i = from; i < d.length; i++) {
+      const c = d.at(i);
       const s = c.dirs[d.kind];
       if (!c.skipped) {
         const r = this.callHeaders(d, c);
@@ -425,16 +444,15 @@ export class FilterRun {
   }
 
   private deliver(d: Direction, from: number, chunk: Buffer, eos: boolean): void {
-    const order = d.order;
     const kind = d.kind;
     for (let i = from; ; i++) {
       if (d.ended) return;
-      if (i === order.length) {
+      if (i === d.length) {
         if (kind === REQ) this.exchange.sendRequestData(chunk, eos);
         else this.exchange.sendResponseData(chunk, eos);
         return;
       }
-      const c = order[i]!;
+      const c = d.at(i);
       if (c.skipped) continue;
       const s = c.dirs[kind];
       if (!s.headersDone || s.waiting !== W_NONE) {
@@ -461,11 +479,10 @@ export class FilterRun {
   }
 
   private deliverTrailers(d: Direction, from: number): void {
-    const order = d.order;
     const kind = d.kind;
-    for (let i = from; i < order.length; i++) {
+    for (let i = from; i < d.length; i++) {
       if (d.ended) return;
-      const c = order[i]!;
+      const c = d.at(i);
       if (c.skipped) continue;
       const s = c.dirs[kind];
       if (!s.headersDone || s.waiting !== W_NONE) {

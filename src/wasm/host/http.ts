@@ -65,7 +65,7 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
     if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
     const map = writable(type);
     if (typeof map === 'number') return map;
-    const name = key.toLowerCase();
+    const name = lowerCase(key);
     if (!validHeader(type, name, value)) return WasmResult.BadArgument;
     const size = wireBytes(map);
     const added = name.length + value.length + 4;
@@ -257,11 +257,38 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
 
 const EMPTY_MAP = new HeaderMap();
 
-/** RFC 9110 token characters (header names). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-/** What a header value may not contain: CR, LF, NUL (header injection) and other controls but tab. */
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** RFC 9110 token characters (header names), lower-case letters only: 1 in a table by char code. */
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 1;
 const REQUEST_PSEUDO = new Set([':method', ':path', ':authority', ':scheme']);
+
+/** The name in lower case (the same string when it already is: the usual case, without a copy). */
+function lowerCase(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) return name.toLowerCase();
+  }
+  return name;
+}
+
+/** A lower-case token: non-empty, RFC 9110 token characters only. */
+function isToken(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+/** What a header value may not contain: CR, LF, NUL (header injection) and other controls but tab. */
+function badValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return true;
+  }
+  return false;
+}
 
 /**
  * A header a filter writes must be one the wire can carry: a token name (or a pseudo-header the map
@@ -269,13 +296,13 @@ const REQUEST_PSEUDO = new Set([':method', ':path', ':authority', ':scheme']);
  * LF or NUL. Anything else is refused with BadArgument and never reaches the wire.
  */
 function validHeader(type: number, name: string, value: string): boolean {
-  if (BAD_VALUE.test(value)) return false;
+  if (badValue(value)) return false;
   if (name.charCodeAt(0) === 58 /* : */) {
     if (type === HeaderMapType.RequestHeaders) return REQUEST_PSEUDO.has(name);
     if (type === HeaderMapType.ResponseHeaders) return name === ':status' && /^[1-9][0-9]{2}$/.test(value);
     return false;
   }
-  return TOKEN.test(name);
+  return isToken(name);
 }
 
 /** Writes a header map in the pairs format straight into guest memory (one allocation in the guest). */

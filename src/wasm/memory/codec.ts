@@ -4,12 +4,17 @@
 // outside the guest's memory. Views are re-taken whenever the memory has grown (growing detaches the
 // old ArrayBuffer), which can happen during any call into the guest, the allocator included.
 
+const RECENT_SLOTS = 256;
+const RECENT_MAX_LEN = 64;
+
 export class GuestMemory {
   private memory: WebAssembly.Memory | undefined;
   private buffer: ArrayBuffer = new ArrayBuffer(0);
   private u8: Uint8Array = new Uint8Array(0);
   private buf: Buffer = Buffer.alloc(0);
   private view: DataView = new DataView(this.buffer);
+  /** Short strings decoded lately (see latin1), by a hash of their length and a few bytes. */
+  private readonly recent: string[] = new Array<string>(RECENT_SLOTS).fill('');
 
   /** `memory` may be attached later: the import functions get this object before the instance exists. */
   constructor(memory?: WebAssembly.Memory) {
@@ -76,7 +81,21 @@ export class GuestMemory {
     len >>>= 0;
     this.refresh();
     if (ptr + len > this.buf.length) return undefined;
-    return len === 0 ? '' : this.buf.toString('latin1', ptr, ptr + len);
+    if (len === 0) return '';
+    if (len > RECENT_MAX_LEN) return this.buf.toString('latin1', ptr, ptr + len);
+    // filters pass the same few names and values on every request (in fresh guest buffers): comparing
+    // the bytes with a string decoded before costs less than decoding them again in C++
+    const u8 = this.u8;
+    const slot = (len * 31 + u8[ptr]! * 7 + u8[ptr + (len >> 1)]! * 13 + u8[ptr + len - 1]!) & (RECENT_SLOTS - 1);
+    const seen = this.recent[slot]!;
+    if (seen.length === len) {
+      let i = 0;
+      while (i < len && seen.charCodeAt(i) === u8[ptr + i]) i++;
+      if (i === len) return seen;
+    }
+    const str = this.buf.toString('latin1', ptr, ptr + len);
+    this.recent[slot] = str;
+    return str;
   }
 
   /** [ptr, ptr+len) decoded as UTF-8 (for log messages and names), or undefined. */
