@@ -8,6 +8,12 @@ export class HeaderMap {
   readonly pseudo: string[];
   /** Regular header pairs, flat, names lower-case. */
   readonly list: string[];
+  /**
+   * Wire size as the filter host last measured it, and the pair count it was measured at (-1: never);
+   * see MAX_FILTER_HEADER_BYTES in src/wasm/host/http.ts. Only the host reads and keeps these.
+   */
+  wireBytes = -1;
+  wirePairs = -1;
 
   constructor(pseudo: string[] = [], list: string[] = []) {
     this.pseudo = pseudo;

@@ -18,18 +18,17 @@ const MAX_HEADER_MAP = 7; // HttpCallResponseTrailers
  */
 export const MAX_FILTER_HEADER_BYTES = 60 * 1024;
 
-/** Wire size of a map as last measured, with the pair count it was measured at (adds keep it current). */
-const measured = new WeakMap<HeaderMap, { pairs: number; bytes: number }>();
-
-function wireBytes(map: HeaderMap): { pairs: number; bytes: number } {
+/** Wire size of a map, measured again only when its pair count changed since (adds keep it current). */
+function wireBytes(map: HeaderMap): number {
   const pairs = map.pseudo.length + map.list.length;
-  let m = measured.get(map);
-  if (m !== undefined && m.pairs === pairs) return m;
+  if (map.wirePairs === pairs) return map.wireBytes;
   let bytes = 0;
-  for (const arr of [map.pseudo, map.list]) for (let i = 0; i < arr.length; i += 2) bytes += arr[i]!.length + arr[i + 1]!.length + 4;
-  m = { pairs, bytes };
-  measured.set(map, m);
-  return m;
+  const { pseudo, list } = map;
+  for (let i = 0; i < pseudo.length; i += 2) bytes += pseudo[i]!.length + pseudo[i + 1]!.length + 4;
+  for (let i = 0; i < list.length; i += 2) bytes += list[i]!.length + list[i + 1]!.length + 4;
+  map.wirePairs = pairs;
+  map.wireBytes = bytes;
+  return bytes;
 }
 
 function pairsWireBytes(pairs: readonly string[]): number {
@@ -69,19 +68,19 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
     if (!validHeader(type, name, value)) return WasmResult.BadArgument;
     const size = wireBytes(map);
     const added = name.length + value.length + 4;
-    if (size.bytes + added > MAX_FILTER_HEADER_BYTES) {
+    if (size + added > MAX_FILTER_HEADER_BYTES) {
       // a replace that does not grow the map is fine: measure what it would leave
       if (!replace) return WasmResult.BadArgument;
       const old = map.getJoined(name, '');
-      if (old === undefined || size.bytes + added - old.length - 4 > MAX_FILTER_HEADER_BYTES) return WasmResult.BadArgument;
+      if (old === undefined || size + added - old.length - 4 > MAX_FILTER_HEADER_BYTES) return WasmResult.BadArgument;
     }
     if (replace) {
       map.set(name, value);
-      measured.delete(map);
+      map.wirePairs = -1; // values changed in place: measure again next time
     } else {
       map.add(name, value);
-      size.pairs += 2;
-      size.bytes += added;
+      map.wirePairs += 2;
+      map.wireBytes += added;
     }
     return WasmResult.Ok;
   }
