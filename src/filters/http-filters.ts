@@ -63,33 +63,27 @@ const W_HEADERS = 1;
 const W_BODY = 2;
 const W_TRAILERS = 3;
 
+// A context's per-direction state, as bits of FilterContext.flags: the request's in the low byte, the
+// response's in the next one (kind << 3 is the shift). One small integer instead of two state objects per
+// context: every object allocated per request outlives a young-generation GC (the request waits on the
+// upstream), so it is copied and promoted, which costs more than the work itself.
+/** The headers callback returned Continue (or was continued). */
+const F_HEADERS_DONE = 1;
+/** end_of_stream arrived with the held body. */
+const F_HELD_EOS = 2;
+/** Trailers arrived while this filter was not done with the body. */
+const F_TRAILERS_PENDING = 4;
+/** A body callback has run: the held body is visible to the filter. */
+const F_BODY_SEEN = 8;
+/** proxy_continue_stream was called during this filter's own callback. */
+const F_CONTINUE_ASKED = 16;
+/** What the filter is waiting on (W_*), 2 bits. */
+const WAIT_SHIFT = 5;
+
 // outcome of one callback, for the runner
 const CONTINUE = 0;
 const STOP = 1;
 const ABORTED = -1; // the stream was answered, reset or failed: this direction goes no further
-
-class DirState {
-  headersDone = false;
-  waiting = W_NONE;
-  held: BodyBuffer | undefined = undefined;
-  heldEos = false;
-  trailersPending = false;
-  /** A body callback has run: the held body is visible to the filter. */
-  bodySeen = false;
-  /** proxy_continue_stream was called during this filter's own callback. */
-  continueAsked = false;
-
-  hold(chunk: Buffer, eos: boolean): BodyBuffer {
-    const held = (this.held ??= new BodyBuffer());
-    held.push(chunk);
-    if (eos) this.heldEos = true;
-    return held;
-  }
-
-  take(): Buffer {
-    return this.held === undefined ? EMPTY : this.held.take();
-  }
-}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -105,7 +99,11 @@ export class FilterContext implements StreamContext {
   created = false;
   /** The filter is out of this stream: it failed open, or its VM could not be had. */
   skipped = false;
-  readonly dirs: readonly [DirState, DirState] = [new DirState(), new DirState()];
+  /** Both directions' state bits (F_*, waiting). */
+  flags = 0;
+  /** Body bytes this filter holds, per direction. */
+  reqHeld: BodyBuffer | undefined = undefined;
+  respHeld: BodyBuffer | undefined = undefined;
 
   get requestId(): string {
     return this.run.exchange.requestId;
@@ -115,6 +113,56 @@ export class FilterContext implements StreamContext {
     this.run = run;
     this.plugin = plugin;
     this.index = index;
+  }
+
+  // ---- per-direction state ----
+
+  is(kind: Kind, bit: number): boolean {
+    return (this.flags & (bit << (kind << 3))) !== 0;
+  }
+
+  mark(kind: Kind, bit: number): void {
+    this.flags |= bit << (kind << 3);
+  }
+
+  unmark(kind: Kind, bit: number): void {
+    this.flags &= ~(bit << (kind << 3));
+  }
+
+  waiting(kind: Kind): number {
+    return (this.flags >> ((kind << 3) + WAIT_SHIFT)) & 3;
+  }
+
+  setWaiting(kind: Kind, w: number): void {
+    const shift = (kind << 3) + WAIT_SHIFT;
+    this.flags = (this.flags & ~(3 << shift)) | (w << shift);
+  }
+
+  held(kind: Kind): BodyBuffer | undefined {
+    return kind === REQ ? this.reqHeld : this.respHeld;
+  }
+
+  /** Bytes held in direction `kind` (0 when none). */
+  heldBytes(kind: Kind): number {
+    const h = kind === REQ ? this.reqHeld : this.respHeld;
+    return h === undefined ? 0 : h.length;
+  }
+
+  heldBuffer(kind: Kind): BodyBuffer {
+    if (kind === REQ) return (this.reqHeld ??= new BodyBuffer());
+    return (this.respHeld ??= new BodyBuffer());
+  }
+
+  hold(kind: Kind, chunk: Buffer, eos: boolean): BodyBuffer {
+    const held = this.heldBuffer(kind);
+    held.push(chunk);
+    if (eos) this.mark(kind, F_HELD_EOS);
+    return held;
+  }
+
+  take(kind: Kind): Buffer {
+    const h = kind === REQ ? this.reqHeld : this.respHeld;
+    return h === undefined ? EMPTY : h.take();
   }
 
   // ---- StreamHost: what the host calls of this context do ----
@@ -128,7 +176,7 @@ export class FilterContext implements StreamContext {
       case HeaderMapType.RequestTrailers:
         if (ex.requestTrailers === undefined) {
           // trailers can be added from the last body callback of a request that had none
-          if (forWrite && this.run.inBodyEos === this.dirs[REQ] && !ex.requestBodyStarted) return (ex.requestTrailers = new HeaderMap());
+          if (forWrite && this.run.inBodyEos === this && this.run.inBodyEosKind === REQ && !ex.requestBodyStarted) return (ex.requestTrailers = new HeaderMap());
           return WasmResult.BadArgument;
         }
         if (forWrite && this.run.requestTrailersSent) return WasmResult.BadArgument;
@@ -140,7 +188,7 @@ export class FilterContext implements StreamContext {
       case HeaderMapType.ResponseTrailers:
         if (ex.responseTrailers === undefined) {
           // only while the response head can still switch to chunked framing
-          if (forWrite && this.run.inBodyEos === this.dirs[RESP] && ex.responseTrailersPossible) return (ex.responseTrailers = new HeaderMap());
+          if (forWrite && this.run.inBodyEos === this && this.run.inBodyEosKind === RESP && ex.responseTrailersPossible) return (ex.responseTrailers = new HeaderMap());
           return WasmResult.BadArgument;
         }
         if (forWrite && this.run.responseTrailersSent) return WasmResult.BadArgument;
@@ -151,9 +199,9 @@ export class FilterContext implements StreamContext {
   }
 
   body(type: number): BodyBuffer | undefined {
-    const s = type === BufferType.HttpRequestBody ? this.dirs[REQ] : type === BufferType.HttpResponseBody ? this.dirs[RESP] : undefined;
-    if (s === undefined || !s.bodySeen) return undefined;
-    return (s.held ??= new BodyBuffer());
+    const kind = type === BufferType.HttpRequestBody ? REQ : type === BufferType.HttpResponseBody ? RESP : -1;
+    if (kind === -1 || !this.is(kind, F_BODY_SEEN)) return undefined;
+    return this.heldBuffer(kind);
   }
 
   bodyWritable(type: number): boolean {
@@ -185,7 +233,7 @@ export class FilterContext implements StreamContext {
   continueStream(type: number): WasmResult {
     const kind: Kind = type === StreamType.HttpRequest ? REQ : RESP;
     if (type !== StreamType.HttpRequest && type !== StreamType.HttpResponse) return WasmResult.Ok; // no TCP here
-    if (this.run.calling === this) this.dirs[kind].continueAsked = true;
+    if (this.run.calling === this) this.mark(kind, F_CONTINUE_ASKED);
     else this.vm?.defer(() => this.run.resume(this, kind));
     return WasmResult.Ok;
   }
@@ -218,43 +266,26 @@ interface Reply {
 }
 
 /**
- * One direction of the stream: the first `length` contexts of the chain, in chain order for the request
- * and in reverse for the response (a view: no array per direction and stream).
+ * The runner. Each direction of the stream is the first `length` contexts of the chain, in chain order for
+ * the request (all of them) and in reverse for the response (all, or those up to a local reply's filter);
+ * a direction's state is kept in fields of the run, not in an object per direction and stream.
  */
-class Direction {
-  readonly kind: Kind;
-  readonly length: number;
-  private readonly contexts: readonly FilterContext[];
-  headersEos = false;
-  ended = false;
-  constructor(kind: Kind, contexts: readonly FilterContext[], length: number) {
-    this.kind = kind;
-    this.contexts = contexts;
-    this.length = length;
-  }
-
-  /** The context at position i of this direction's order. */
-  at(i: number): FilterContext {
-    return this.contexts[this.kind === REQ ? i : this.length - 1 - i]!;
-  }
-
-  /** The position of c in this direction's order, or -1. */
-  indexOf(c: FilterContext): number {
-    const i = this.kind === REQ ? c.index : this.length - 1 - c.index;
-    return i >= 0 && i < this.length && this.at(i) === c ? i : -1;
-  }
-}
-
 export class FilterRun {
   readonly exchange: Exchange;
   readonly chain: FilterChain;
   readonly contexts: readonly FilterContext[];
-  private readonly req: Direction;
-  private resp: Direction | undefined = undefined;
+  /** The request direction got end_of_stream with its headers / goes no further. */
+  private reqHeadersEos = false;
+  private reqEnded = false;
+  /** Contexts in the response direction (-1: the response phases have not started). */
+  private respLength = -1;
+  private respHeadersEos = false;
+  private respEnded = false;
   /** The context whose callback runs now (its own continue/reply/reset are handled when it returns). */
   calling: FilterContext | undefined = undefined;
-  /** The direction state of a body callback running with end_of_stream (trailers may be added then). */
-  inBodyEos: DirState | undefined = undefined;
+  /** The context (and direction) of a body callback running with end_of_stream (trailers may be added then). */
+  inBodyEos: FilterContext | undefined = undefined;
+  inBodyEosKind: Kind = REQ;
   pendingReply: Reply | undefined = undefined;
   pendingReset = false;
   requestTrailersSent = false;
@@ -270,45 +301,74 @@ export class FilterRun {
     const contexts = new Array<FilterContext>(plugins.length);
     for (let i = 0; i < plugins.length; i++) contexts[i] = new FilterContext(this, plugins[i]!, i);
     this.contexts = contexts;
-    this.req = new Direction(REQ, contexts, contexts.length);
+  }
+
+  // ---- the directions ----
+
+  private length(kind: Kind): number {
+    return kind === REQ ? this.contexts.length : this.respLength;
+  }
+
+  private ended(kind: Kind): boolean {
+    return kind === REQ ? this.reqEnded : this.respEnded;
+  }
+
+  private end(kind: Kind): void {
+    if (kind === REQ) this.reqEnded = true;
+    else this.respEnded = true;
+  }
+
+  /** The context at position i of direction `kind`'s order. */
+  private at(kind: Kind, i: number): FilterContext {
+    return this.contexts[kind === REQ ? i : this.respLength - 1 - i]!;
+  }
+
+  /** The position of c in direction `kind`'s order, or -1. */
+  private indexOf(kind: Kind, c: FilterContext): number {
+    const n = this.length(kind);
+    const i = kind === REQ ? c.index : n - 1 - c.index;
+    return i >= 0 && i < n && this.at(kind, i) === c ? i : -1;
+  }
+
+  /** Starts the response direction through the first `length` contexts (in reverse). */
+  private startResponse(length: number, eos: boolean): void {
+    this.respLength = length;
+    this.respHeadersEos = eos;
   }
 
   // ---- the stream drives these ----
 
   requestHeaders(eos: boolean): void {
-    this.req.headersEos = eos;
-    this.runHeaders(this.req, 0);
+    this.reqHeadersEos = eos;
+    this.runHeaders(REQ, 0);
   }
 
   requestData(chunk: Buffer, eos: boolean): void {
-    this.deliver(this.req, 0, chunk, eos);
+    this.deliver(REQ, 0, chunk, eos);
   }
 
   requestTrailers(): void {
-    this.deliverTrailers(this.req, 0);
+    this.deliverTrailers(REQ, 0);
   }
 
   /** The upstream response headers are in exchange.responseHeaders. */
   responseHeaders(eos: boolean): void {
-    const d = new Direction(RESP, this.contexts, this.contexts.length);
-    this.resp = d;
-    d.headersEos = eos;
-    this.runHeaders(d, 0);
+    this.startResponse(this.contexts.length, eos);
+    this.runHeaders(RESP, 0);
   }
 
   responseData(chunk: Buffer, eos: boolean): void {
-    if (this.resp !== undefined) this.deliver(this.resp, 0, chunk, eos);
+    if (this.respLength >= 0) this.deliver(RESP, 0, chunk, eos);
   }
 
   responseTrailers(): void {
-    if (this.resp !== undefined) this.deliverTrailers(this.resp, 0);
+    if (this.respLength >= 0) this.deliverTrailers(RESP, 0);
   }
 
   /** True when response data is held in the chain (waiting on a filter), not flowing to the client. */
   get responseHeld(): boolean {
-    const d = this.resp;
-    if (d === undefined) return false;
-    for (let i = 0; i < d.length; i++) if (d.at(i).dirs[RESP].waiting !== W_NONE) return true;
+    const n = this.respLength;
+    for (let i = 0; i < n; i++) if (this.at(RESP, i).waiting(RESP) !== W_NONE) return true;
     return false;
   }
 
@@ -325,9 +385,11 @@ export class FilterRun {
     if (this.finished) return;
     this.finished = true;
     this.answered = true;
-    this.req.ended = true;
-    if (this.resp !== undefined) this.resp.ended = true;
-    for (const c of this.contexts) {
+    this.reqEnded = true;
+    if (this.respLength >= 0) this.respEnded = true;
+    const contexts = this.contexts;
+    for (let i = 0; i < contexts.length; i++) {
+      const c = contexts[i]!;
       if (c.skipped && !c.created) continue;
       if (!c.created && !this.create(c)) continue;
       const vm = c.vm!;
@@ -345,36 +407,34 @@ export class FilterRun {
     if (this.finished || this.answered) return;
     const ex = this.exchange;
     this.answered = true;
-    this.req.ended = true;
+    this.reqEnded = true;
     if (ex.responseHeadersSent) {
       ex.reset('local reply after the response started');
       return;
     }
     ex.abandonUpstream();
     ex.responseDetails = r.details;
-    if (this.resp !== undefined) {
+    if (this.respLength >= 0) {
       // the response phases already ran on a response: the reply goes straight out (Envoy's direct reply)
-      this.resp.ended = true;
+      this.respEnded = true;
       ex.writeDirectReply(r.status, r.body, r.headers);
       return;
     }
     ex.responseHeaders = new HeaderMap([':status', String(r.status)], localReplyHeaders(r.status, r.body.length, ex.requestId, r.headers));
     ex.responseTrailers = undefined;
-    const d = new Direction(RESP, this.contexts, r.from + 1);
-    this.resp = d;
     const eos = r.body.length === 0;
-    d.headersEos = eos;
+    this.startResponse(r.from + 1, eos);
     this.answered = false; // the reply's own response phases run
-    this.runHeaders(d, 0);
-    if (!eos && !d.ended) this.deliver(d, 0, r.body, true);
+    this.runHeaders(RESP, 0);
+    if (!eos && !this.respEnded) this.deliver(RESP, 0, r.body, true);
     this.answered = true;
   }
 
   reset(reason: string): void {
     if (this.finished) return;
     this.answered = true;
-    this.req.ended = true;
-    if (this.resp !== undefined) this.resp.ended = true;
+    this.reqEnded = true;
+    if (this.respLength >= 0) this.respEnded = true;
     this.exchange.reset(reason);
   }
 
@@ -385,122 +445,116 @@ export class FilterRun {
   }
 
   private continueDirection(c: FilterContext, kind: Kind): void {
-    const d = kind === REQ ? this.req : this.resp;
-    if (d === undefined || d.ended || this.finished) return;
-    const i = d.indexOf(c);
+    if ((kind === RESP && this.respLength < 0) || this.ended(kind) || this.finished) return;
+    const i = this.indexOf(kind, c);
     if (i < 0) return;
-    const s = c.dirs[kind];
-    const w = s.waiting;
-    s.waiting = W_NONE;
+    const w = c.waiting(kind);
+    c.setWaiting(kind, W_NONE);
     switch (w) {
       case W_HEADERS: {
-        s.headersDone = true;
-        this.runHeaders(d, i + 1);
+        c.mark(kind, F_HEADERS_DONE);
+        this.runHeaders(kind, i + 1);
         // what arrived while paused goes to this filter's own body callback first
-        if (!d.ended && ((s.held !== undefined && s.held.length > 0) || s.heldEos)) {
-          const eos = s.heldEos;
-          s.heldEos = false;
-          this.deliver(d, i, s.take(), eos);
+        if (!this.ended(kind) && (c.heldBytes(kind) > 0 || c.is(kind, F_HELD_EOS))) {
+          const eos = c.is(kind, F_HELD_EOS);
+          c.unmark(kind, F_HELD_EOS);
+          this.deliver(kind, i, c.take(kind), eos);
         }
-        if (!d.ended && s.trailersPending && s.waiting === W_NONE) {
-          s.trailersPending = false;
-          this.deliverTrailers(d, i);
+        if (!this.ended(kind) && c.is(kind, F_TRAILERS_PENDING) && c.waiting(kind) === W_NONE) {
+          c.unmark(kind, F_TRAILERS_PENDING);
+          this.deliverTrailers(kind, i);
         }
         return;
       }
       case W_BODY:
-        s.heldEos = false;
-        this.deliver(d, i + 1, s.take(), true);
+        c.unmark(kind, F_HELD_EOS);
+        this.deliver(kind, i + 1, c.take(kind), true);
         return;
       case W_TRAILERS:
-        if (s.held !== undefined && s.held.length > 0) this.deliver(d, i + 1, s.take(), false);
-        if (!d.ended) this.deliverTrailers(d, i + 1);
+        if (c.heldBytes(kind) > 0) this.deliver(kind, i + 1, c.take(kind), false);
+        if (!this.ended(kind)) this.deliverTrailers(kind, i + 1);
         return;
       default:
         // buffering mid-body: release what is held
-        if (s.headersDone && s.held !== undefined && s.held.length > 0) this.deliver(d, i + 1, s.take(), false);
+        if (c.is(kind, F_HEADERS_DONE) && c.heldBytes(kind) > 0) this.deliver(kind, i + 1, c.take(kind), false);
     }
   }
 
   // ---- the runner ----
 
-  private runHeaders(d: Direction, from: number): void {
-    for (let i = from; i < d.length; i++) {
-      const c = d.at(i);
-      const s = c.dirs[d.kind];
+  private runHeaders(kind: Kind, from: number): void {
+    const n = this.length(kind);
+    for (let i = from; i < n; i++) {
+      const c = this.at(kind, i);
       if (!c.skipped) {
-        const r = this.callHeaders(d, c);
+        const r = this.callHeaders(kind, c);
         if (r === ABORTED) return;
         if (r === STOP && !c.skipped) {
-          s.waiting = W_HEADERS;
+          c.setWaiting(kind, W_HEADERS);
           return;
         }
       }
-      s.headersDone = true;
+      c.mark(kind, F_HEADERS_DONE);
     }
-    if (d.ended) return;
-    if (d.kind === REQ) this.exchange.requestHeadersDone();
-    else this.exchange.responseHeadersDone(d.headersEos);
+    if (this.ended(kind)) return;
+    if (kind === REQ) this.exchange.requestHeadersDone();
+    else this.exchange.responseHeadersDone(this.respHeadersEos);
   }
 
-  private deliver(d: Direction, from: number, chunk: Buffer, eos: boolean): void {
-    const kind = d.kind;
+  private deliver(kind: Kind, from: number, chunk: Buffer, eos: boolean): void {
     for (let i = from; ; i++) {
-      if (d.ended) return;
-      if (i === d.length) {
+      if (this.ended(kind)) return;
+      if (i === this.length(kind)) {
         if (kind === REQ) this.exchange.sendRequestData(chunk, eos);
         else this.exchange.sendResponseData(chunk, eos);
         return;
       }
-      const c = d.at(i);
+      const c = this.at(kind, i);
       if (c.skipped) continue;
-      const s = c.dirs[kind];
-      if (!s.headersDone || s.waiting !== W_NONE) {
-        this.checkLimit(d, c, s.hold(chunk, eos).length);
+      if (!c.is(kind, F_HEADERS_DONE) || c.waiting(kind) !== W_NONE) {
+        this.checkLimit(kind, c, c.hold(kind, chunk, eos).length);
         return;
       }
       const p = c.plugin;
       if (!(kind === REQ ? p.requestBody : p.responseBody)) continue;
-      const held = s.hold(chunk, eos);
-      s.bodySeen = true;
-      const r = this.callBody(d, c, held.length, eos);
+      const held = c.hold(kind, chunk, eos);
+      c.mark(kind, F_BODY_SEEN);
+      const r = this.callBody(kind, c, held.length, eos);
       if (r === ABORTED) return;
       if (r === CONTINUE || c.skipped) {
-        chunk = s.take();
-        eos = s.heldEos;
-        s.heldEos = false;
+        chunk = c.take(kind);
+        eos = c.is(kind, F_HELD_EOS);
+        c.unmark(kind, F_HELD_EOS);
         if (chunk.length === 0 && !eos) return;
         continue;
       }
-      if (eos) s.waiting = W_BODY;
-      else this.checkLimit(d, c, held.length);
+      if (eos) c.setWaiting(kind, W_BODY);
+      else this.checkLimit(kind, c, held.length);
       return;
     }
   }
 
-  private deliverTrailers(d: Direction, from: number): void {
-    const kind = d.kind;
-    for (let i = from; i < d.length; i++) {
-      if (d.ended) return;
-      const c = d.at(i);
+  private deliverTrailers(kind: Kind, from: number): void {
+    for (let i = from; i < this.length(kind); i++) {
+      if (this.ended(kind)) return;
+      const c = this.at(kind, i);
       if (c.skipped) continue;
-      const s = c.dirs[kind];
-      if (!s.headersDone || s.waiting !== W_NONE) {
-        s.trailersPending = true;
+      if (!c.is(kind, F_HEADERS_DONE) || c.waiting(kind) !== W_NONE) {
+        c.mark(kind, F_TRAILERS_PENDING);
         return;
       }
       if (kind === REQ ? c.plugin.requestTrailers : c.plugin.responseTrailers) {
-        const r = this.callTrailers(d, c);
+        const r = this.callTrailers(kind, c);
         if (r === ABORTED) return;
         if (r === STOP && !c.skipped) {
-          s.waiting = W_TRAILERS;
+          c.setWaiting(kind, W_TRAILERS);
           return;
         }
       }
       // a filter that was buffering the body releases it ahead of the trailers
-      if (s.held !== undefined && s.held.length > 0) this.deliver(d, i + 1, s.take(), false);
+      if (c.heldBytes(kind) > 0) this.deliver(kind, i + 1, c.take(kind), false);
     }
-    if (d.ended) return;
+    if (this.ended(kind)) return;
     if (kind === REQ) {
       this.requestTrailersSent = true;
       this.exchange.sendRequestTrailers();
@@ -511,12 +565,12 @@ export class FilterRun {
   }
 
   /** Over the buffer limit: 413 for a request, 500 for a response (or a reset once it started). */
-  private checkLimit(d: Direction, c: FilterContext, held: number): void {
+  private checkLimit(kind: Kind, c: FilterContext, held: number): void {
     if (held <= this.exchange.bodyBufferLimit) return;
-    const status = d.kind === REQ ? 413 : 500;
-    const body = d.kind === REQ ? 'request body too large\n' : 'response body too large\n';
-    d.ended = true;
-    this.reply({ status, details: d.kind === REQ ? 'request_payload_too_large' : 'response_payload_too_large', body: Buffer.from(body), headers: [], from: d.kind === REQ ? c.index : this.contexts.length - 1 });
+    const status = kind === REQ ? 413 : 500;
+    const body = kind === REQ ? 'request body too large\n' : 'response body too large\n';
+    this.end(kind);
+    this.reply({ status, details: kind === REQ ? 'request_payload_too_large' : 'response_payload_too_large', body: Buffer.from(body), headers: [], from: kind === REQ ? c.index : this.contexts.length - 1 });
   }
 
   // ---- calls into a filter ----
@@ -534,33 +588,35 @@ export class FilterRun {
     return true;
   }
 
-  private callHeaders(d: Direction, c: FilterContext): number {
-    if (!c.created && !this.create(c)) return this.failed(d, c);
+  private callHeaders(kind: Kind, c: FilterContext): number {
+    if (!c.created && !this.create(c)) return this.failed(kind, c);
     const vm = c.vm!;
-    const fn = d.kind === REQ ? vm.callbacks.onRequestHeaders : vm.callbacks.onResponseHeaders;
+    const fn = kind === REQ ? vm.callbacks.onRequestHeaders : vm.callbacks.onResponseHeaders;
     if (fn === undefined) return CONTINUE;
-    const map = d.kind === REQ ? this.exchange.requestHeaders : this.exchange.responseHeaders!;
-    return this.after(d, c, this.invoke(d.kind === REQ ? Callback.RequestHeaders : Callback.ResponseHeaders, vm, fn, c, map.size, d.headersEos ? 1 : 0));
+    const map = kind === REQ ? this.exchange.requestHeaders : this.exchange.responseHeaders!;
+    const eos = kind === REQ ? this.reqHeadersEos : this.respHeadersEos;
+    return this.after(kind, c, this.invoke(kind === REQ ? Callback.RequestHeaders : Callback.ResponseHeaders, vm, fn, c, map.size, eos ? 1 : 0));
   }
 
-  private callBody(d: Direction, c: FilterContext, size: number, eos: boolean): number {
-    if (!c.created && !this.create(c)) return this.failed(d, c);
+  private callBody(kind: Kind, c: FilterContext, size: number, eos: boolean): number {
+    if (!c.created && !this.create(c)) return this.failed(kind, c);
     const vm = c.vm!;
-    const fn = d.kind === REQ ? vm.callbacks.onRequestBody : vm.callbacks.onResponseBody;
+    const fn = kind === REQ ? vm.callbacks.onRequestBody : vm.callbacks.onResponseBody;
     if (fn === undefined) return CONTINUE;
-    this.inBodyEos = eos ? c.dirs[d.kind] : undefined;
-    const r = this.invoke(d.kind === REQ ? Callback.RequestBody : Callback.ResponseBody, vm, fn, c, size, eos ? 1 : 0);
+    this.inBodyEos = eos ? c : undefined;
+    this.inBodyEosKind = kind;
+    const r = this.invoke(kind === REQ ? Callback.RequestBody : Callback.ResponseBody, vm, fn, c, size, eos ? 1 : 0);
     this.inBodyEos = undefined;
-    return this.after(d, c, r);
+    return this.after(kind, c, r);
   }
 
-  private callTrailers(d: Direction, c: FilterContext): number {
-    if (!c.created && !this.create(c)) return this.failed(d, c);
+  private callTrailers(kind: Kind, c: FilterContext): number {
+    if (!c.created && !this.create(c)) return this.failed(kind, c);
     const vm = c.vm!;
-    const fn = d.kind === REQ ? vm.callbacks.onRequestTrailers : vm.callbacks.onResponseTrailers;
+    const fn = kind === REQ ? vm.callbacks.onRequestTrailers : vm.callbacks.onResponseTrailers;
     if (fn === undefined) return CONTINUE;
-    const map = d.kind === REQ ? this.exchange.requestTrailers : this.exchange.responseTrailers;
-    return this.after(d, c, this.invoke(d.kind === REQ ? Callback.RequestTrailers : Callback.ResponseTrailers, vm, fn, c, map === undefined ? 0 : map.size, 0));
+    const map = kind === REQ ? this.exchange.requestTrailers : this.exchange.responseTrailers;
+    return this.after(kind, c, this.invoke(kind === REQ ? Callback.RequestTrailers : Callback.ResponseTrailers, vm, fn, c, map === undefined ? 0 : map.size, 0));
   }
 
   private invoke(cb: Callback, vm: FilterVm, fn: (...a: number[]) => number | undefined, c: FilterContext, a: number, b: number): number {
@@ -572,9 +628,8 @@ export class FilterRun {
   }
 
   /** Turns a callback's result into what the runner does next, applying its own deferred actions. */
-  private after(d: Direction, c: FilterContext, r: number): number {
-    if (r === TRAPPED) return this.failed(d, c);
-    const s = c.dirs[d.kind];
+  private after(kind: Kind, c: FilterContext, r: number): number {
+    if (r === TRAPPED) return this.failed(kind, c);
     if (this.pendingReset) {
       this.pendingReset = false;
       this.pendingReply = undefined;
@@ -584,24 +639,23 @@ export class FilterRun {
     const reply = this.pendingReply;
     if (reply !== undefined) {
       this.pendingReply = undefined;
-      d.ended = true;
+      this.end(kind);
       this.reply(reply);
       return ABORTED;
     }
-    if (d.ended || this.finished) return ABORTED;
+    if (this.ended(kind) || this.finished) return ABORTED;
     // a continue of the other direction, asked while this one ran: resume it if it is paused
-    const otherKind: Kind = d.kind === REQ ? RESP : REQ;
-    const other = c.dirs[otherKind];
-    if (other.continueAsked) {
-      other.continueAsked = false;
-      if (other.waiting !== W_NONE) queueMicrotask(() => this.resume(c, otherKind));
+    const otherKind: Kind = kind === REQ ? RESP : REQ;
+    if (c.is(otherKind, F_CONTINUE_ASKED)) {
+      c.unmark(otherKind, F_CONTINUE_ASKED);
+      if (c.waiting(otherKind) !== W_NONE) queueMicrotask(() => this.resume(c, otherKind));
     }
-    if (s.continueAsked) {
-      s.continueAsked = false;
+    if (c.is(kind, F_CONTINUE_ASKED)) {
+      c.unmark(kind, F_CONTINUE_ASKED);
       return CONTINUE;
     }
     // headers: 0 Continue, 2 ContinueAndEndStream (= Continue); bodies and trailers: 0 Continue
-    return r === 0 || (r === 2 && !s.headersDone) ? CONTINUE : STOP;
+    return r === 0 || (r === 2 && !c.is(kind, F_HEADERS_DONE)) ? CONTINUE : STOP;
   }
 
   /**
@@ -610,18 +664,18 @@ export class FilterRun {
    * starts, or another stream's call broke the VM it shared, as Envoy's `wasm_fail_stream`); or resets
    * when the response already started.
    */
-  private failed(d: Direction, c: FilterContext): number {
+  private failed(kind: Kind, c: FilterContext): number {
     c.plugin.cost.failedStreams++;
     c.skipped = true;
     if (c.plugin.filter.fail_open[c.plugin.failureClass(c.vm)]) return CONTINUE;
-    d.ended = true;
+    this.end(kind);
     const own = c.vm !== undefined && c.vm.failedIn === c;
     this.reply({
       status: own ? 500 : 503,
       details: own ? 'wasm_filter_failed' : 'wasm_fail_stream',
       body: Buffer.from(own ? 'filter failed\n' : 'filter unavailable\n'),
       headers: [],
-      from: d.kind === REQ ? c.index : this.contexts.length - 1,
+      from: kind === REQ ? c.index : this.contexts.length - 1,
     });
     return ABORTED;
   }

@@ -198,7 +198,9 @@ export class ProxyStream implements ForwardHandler, Exchange {
     const authority = host ?? h.get(':authority') ?? '';
     list.push('host', route.route.host_rewrite ?? (authority === '' ? upstream.host : authority));
     this.requestHeadersSent = true;
-    this.pendingTarget = { method, path: upstreamPath(route, upstream.basePath, path), upstream, headersTimeout: route.route.timeout_ms ?? upstream.headersTimeoutMs };
+    this.targetMethod = method;
+    this.targetPath = upstreamPath(route, upstream.basePath, path);
+    this.targetTimeout = route.route.timeout_ms ?? upstream.headersTimeoutMs;
     const run = this.run!;
     if (this.bodyKind === 'none') {
       this.dispatchFiltered(null);
@@ -237,7 +239,11 @@ export class ProxyStream implements ForwardHandler, Exchange {
     }
   }
 
-  private pendingTarget: { method: string; path: string; upstream: Upstream; headersTimeout: number } | undefined = undefined;
+  // the upstream request the request-headers phase decided on (its upstream is this.upstream): fields,
+  // not an object per request
+  private targetMethod = '';
+  private targetPath = '';
+  private targetTimeout = 0;
 
   /** Trailers can still be added to the response: its head is not written, or was written chunked. */
   get responseTrailersPossible(): boolean {
@@ -280,17 +286,17 @@ export class ProxyStream implements ForwardHandler, Exchange {
   }
 
   private dispatchFiltered(body: Buffer | Readable | null): void {
-    const t = this.pendingTarget!;
+    const upstream = this.upstream!;
     this.dispatched = true;
     const list = this.requestHeaders.list;
     if (this.bodyKind === 'trailers') {
       const source = body instanceof Readable ? body : this.req;
-      forwardWithTrailers(this, t.upstream, source, t.method, t.path, list, t.headersTimeout, () => (this.requestTrailers === undefined ? flatRaw(this.req.rawTrailers) : this.requestTrailers.list));
+      forwardWithTrailers(this, upstream, source, this.targetMethod, this.targetPath, list, this.targetTimeout, () => (this.requestTrailers === undefined ? flatRaw(this.req.rawTrailers) : this.requestTrailers.list));
       return;
     }
     try {
-      t.upstream.pool.dispatch(
-        { path: t.path, method: t.method, headers: list, body, headersTimeout: t.headersTimeout },
+      upstream.pool.dispatch(
+        { path: this.targetPath, method: this.targetMethod, headers: list, body, headersTimeout: this.targetTimeout },
         this as unknown as Dispatcher.DispatchHandler,
       );
     } catch (err) {
