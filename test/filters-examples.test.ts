@@ -184,6 +184,17 @@ test('json-transform: a JSON body is buffered, rewritten and sent with its new l
   await chunked.text();
   assert.deepEqual(JSON.parse(seen.at(-1)!.body), { blob: 'y'.repeat(40_000), source: 'wasmgate', meta: { n: 1 } });
 
+  // the output is compact with minimal escapes whether a part was edited or passed through untouched
+  // (untouched parts already in that form are copied as they are; the others are re-written)
+  const loose = String.raw`{ "user_name" : "ada", "password":"x", "a":{"b": [1, 2.50, {"c":"\/\u0041\n\u001f\u001F"}]}, "d":{"e":"q\"\\\té"}, "f":[ ], "g":{"h":"\ud83d\ude00 \udc00"}, "k":{"l":-1e5,"m":[true,false,null]} }`;
+  const looseRes = await fetch(`${gw.url}/loose`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: loose });
+  assert.equal(looseRes.status, 200);
+  await looseRes.text();
+  assert.equal(
+    seen.at(-1)!.body,
+    String.raw`{"a":{"b":[1,2.50,{"c":"/A\n\u001f\u001f"}]},"d":{"e":"q\"\\\té"},"f":[],"g":{"h":"😀 \udc00"},"k":{"l":-1e5,"m":[true,false,null]},"username":"ada","source":"wasmgate","meta":{"n":1}}`,
+  );
+
   // invalid JSON never reaches the upstream
   const before = seen.length;
   const bad = await fetch(`${gw.url}/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_name": ' });

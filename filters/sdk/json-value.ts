@@ -1,4 +1,10 @@
 // JSON values: the tree JsonParser builds and stringifyJson writes (json.ts has the overview).
+//
+// The tree is read lazily: JsonParser checks the whole text at once, but a string is decoded and an
+// object or array split into members only when first used; until then the value is a span of the source
+// text. So a filter that edits one member of a big body pays for that member's path, not for the whole
+// tree, and stringifyJson copies the spans nobody touched as they are (see `verbatim`).
+import { readJsonMembers, readJsonString } from "./json-parse";
 import { stringifyJson } from "./json-write";
 
 export enum JsonType {
@@ -14,6 +20,25 @@ export enum JsonType {
 export class JsonValue {
   constructor(public readonly type: JsonType) {}
 
+  // Where a parsed value came from (set by JsonParser; a value made in code has no source). For an object
+  // or array, `source` is dropped once its members are read: from then on the members are the truth.
+  /** The text this value was parsed from, while its span still stands for it; else null. */
+  source: ArrayBuffer | null = null;
+  /** The value's byte span in `source`. */
+  sourceStart: i32 = 0;
+  sourceEnd: i32 = 0;
+  /** The span is exactly what stringifyJson would write (no spaces, minimal escapes): it is copied as is. */
+  verbatim: bool = false;
+
+  /** Marks this value as the unread span [start, end) of `source`. */
+  setSource(source: ArrayBuffer, start: i32, end: i32, verbatim: bool): this {
+    this.source = source;
+    this.sourceStart = start;
+    this.sourceEnd = end;
+    this.verbatim = verbatim;
+    return this;
+  }
+
   get isNull(): bool { return this.type == JsonType.Null; }
   asBool(): JsonBool | null { return this.type == JsonType.Bool ? changetype<JsonBool>(this) : null; }
   asNumber(): JsonNumber | null { return this.type == JsonType.Number ? changetype<JsonNumber>(this) : null; }
@@ -23,23 +48,24 @@ export class JsonValue {
 
   /** A deep copy (values taken from a configuration should be cloned before being inserted elsewhere). */
   clone(): JsonValue {
-    switch (this.type) {
-      case JsonType.Array: {
-        const items = changetype<JsonArray>(this).items;
-        const copy = new Array<JsonValue>(items.length);
-        for (let i = 0; i < items.length; i++) copy[i] = items[i].clone();
-        return new JsonArray(copy);
-      }
-      case JsonType.Object: {
-        const src = changetype<JsonObject>(this);
-        const copy = new JsonObject();
-        const keys = src.keys();
-        for (let i = 0; i < keys.length; i++) copy.append(keys[i], src.valueAt(i).clone());
-        return copy;
-      }
-      default:
-        return this; // scalars are immutable
+    if (this.type < JsonType.Array) return this; // scalars are immutable
+    const source = this.source;
+    if (source !== null) {
+      // an unread container's text cannot change: the copy is a second view of it
+      const copy: JsonValue = this.type == JsonType.Array ? new JsonArray() : new JsonObject();
+      return copy.setSource(source, this.sourceStart, this.sourceEnd, this.verbatim);
     }
+    if (this.type == JsonType.Array) {
+      const items = changetype<JsonArray>(this).items;
+      const copy = new Array<JsonValue>(items.length);
+      for (let i = 0; i < items.length; i++) copy[i] = items[i].clone();
+      return new JsonArray(copy);
+    }
+    const src = changetype<JsonObject>(this);
+    const copy = new JsonObject();
+    const keys = src.keys();
+    for (let i = 0; i < keys.length; i++) copy.append(keys[i], src.valueAt(i).clone());
+    return copy;
   }
 
   toString(): string {
@@ -85,11 +111,50 @@ export class JsonNumber extends JsonValue {
 }
 
 export class JsonString extends JsonValue {
-  constructor(public readonly value: string) { super(JsonType.String); }
+  private decoded: string | null;
+  constructor(value: string) {
+    super(JsonType.String);
+    this.decoded = value;
+  }
+
+  /** A string literal of a parsed text, decoded when first asked for. */
+  static parsed(source: ArrayBuffer, start: i32, end: i32, verbatim: bool): JsonString {
+    const s = new JsonString("");
+    s.decoded = null;
+    s.setSource(source, start, end, verbatim);
+    return s;
+  }
+
+  get value(): string {
+    let s = this.decoded;
+    if (s === null) {
+      s = readJsonString(this.source!, this.sourceStart);
+      this.decoded = s;
+    }
+    return s;
+  }
 }
 
 export class JsonArray extends JsonValue {
-  constructor(public items: JsonValue[] = []) { super(JsonType.Array); }
+  private list: JsonValue[];
+  constructor(items: JsonValue[] = []) {
+    super(JsonType.Array);
+    this.list = items;
+  }
+
+  /** The elements, in order (a parsed array is read on first use); change them in place. */
+  get items(): JsonValue[] {
+    if (this.source !== null) {
+      const source = this.source!;
+      this.source = null; // from now on the list is the truth
+      readJsonMembers(this, source, this.sourceStart);
+    }
+    return this.list;
+  }
+  set items(items: JsonValue[]) {
+    this.source = null;
+    this.list = items;
+  }
 }
 
 /**
@@ -102,18 +167,29 @@ export class JsonObject extends JsonValue {
 
   constructor() { super(JsonType.Object); }
 
+  /** A parsed object is split into members on first use. */
+  private read(): void {
+    if (this.source !== null) {
+      const source = this.source!;
+      this.source = null; // before appending: from now on the members are the truth
+      readJsonMembers(this, source, this.sourceStart);
+    }
+  }
+
   /** Number of members (a repeated name counts each time). */
-  get size(): i32 { return this.names.length; }
-  has(key: string): bool { return this.names.lastIndexOf(key) >= 0; }
+  get size(): i32 { this.read(); return this.names.length; }
+  has(key: string): bool { this.read(); return this.names.lastIndexOf(key) >= 0; }
   /** Member names in order. */
-  keys(): string[] { return this.names.slice(); }
+  keys(): string[] { this.read(); return this.names.slice(); }
   /** The value of `key`, or null when absent. */
   get(key: string): JsonValue | null {
+    this.read();
     const i = this.names.lastIndexOf(key);
     return i >= 0 ? this.values[i] : null;
   }
   /** Sets `key`: in place when present (dropping repeats), else appended. */
   set(key: string, value: JsonValue): void {
+    this.read();
     const i = this.names.indexOf(key);
     if (i < 0) {
       this.append(key, value);
@@ -124,31 +200,37 @@ export class JsonObject extends JsonValue {
   }
   /** Removes every member named `key`; false when there was none. */
   remove(key: string): bool {
+    this.read();
     return this.removeFrom(key, 0);
   }
   /** Appends a member without looking for an existing one (the parser's way). */
   append(key: string, value: JsonValue): void {
+    this.read();
     this.names.push(key);
     this.values.push(value);
   }
 
   /** The name of the i-th member (in keys() order). */
   keyAt(i: i32): string {
+    this.read();
     return this.names[i];
   }
 
   /** The value of the i-th member (in keys() order). */
   valueAt(i: i32): JsonValue {
+    this.read();
     return this.values[i];
   }
 
   /** The value of `key` when it is known to exist (traps otherwise). */
   getOr(key: string): JsonValue {
+    this.read();
     return this.values[this.names.lastIndexOf(key)];
   }
 
   /** The first key not in `allowed`, or null: for rejecting misspelt configuration fields. */
   unknownKey(allowed: string[]): string | null {
+    this.read();
     for (let i = 0; i < this.names.length; i++) {
       if (!allowed.includes(this.names[i])) return this.names[i];
     }

@@ -8,19 +8,25 @@ export function stringifyJson(v: JsonValue): string {
 
 /** Compact JSON text of a value as UTF-8 bytes (ready to be a body). */
 export function stringifyJsonBytes(v: JsonValue): ArrayBuffer {
-  const w = new ByteWriter();
+  const w = new ByteWriter(v.sourceEnd - v.sourceStart + 64); // a parsed value's text: about the size it will have
   write(v, w);
   return w.finish();
 }
 
 /** `s` as a JSON string literal, quotes included. */
 export function quoteJsonString(s: string): string {
-  const w = new ByteWriter();
+  const w = new ByteWriter(s.length + 2);
   w.jsonString(s);
   return String.UTF8.decode(w.finish());
 }
 
 function write(v: JsonValue, w: ByteWriter): void {
+  const source = v.source;
+  if (source !== null && v.verbatim) {
+    // parsed text nobody changed, already as we would write it (an unread container, a string)
+    w.copy(changetype<usize>(source) + <usize>v.sourceStart, v.sourceEnd - v.sourceStart);
+    return;
+  }
   switch (v.type) {
     case JsonType.Null:
       w.ascii("null");
@@ -64,8 +70,12 @@ const HEX = "0123456789abcdef";
 
 /** A growable UTF-8 output buffer. */
 class ByteWriter {
-  private buf: ArrayBuffer = new ArrayBuffer(256);
+  private buf: ArrayBuffer;
   private len: i32 = 0;
+
+  constructor(capacity: i32) {
+    this.buf = new ArrayBuffer(max(capacity, 64));
+  }
 
   /** Room for `n` more bytes; returns where they go (advance with `done`). */
   private room(n: i32): usize {
@@ -84,6 +94,13 @@ class ByteWriter {
   // @ts-ignore: decorator
   @inline private done(end: usize): void {
     this.len = <i32>(end - changetype<usize>(this.buf));
+  }
+
+  /** `n` bytes from `src`. */
+  copy(src: usize, n: i32): void {
+    const at = this.room(n);
+    memory.copy(at, src, <usize>n);
+    this.done(at + <usize>n);
   }
 
   byte(b: i32): void {

@@ -36,6 +36,22 @@ export class BodyBuffer {
     return this.flat().subarray(start, Math.min(this.length, start + max));
   }
 
+  /** Copies bytes [start, start + dst.length) (within the buffer) into dst, chunk by chunk: no join. */
+  copyTo(dst: Uint8Array, start: number): void {
+    let at = 0;
+    for (const c of this.chunks) {
+      if (at >= dst.length) return;
+      if (start >= c.length) {
+        start -= c.length;
+        continue;
+      }
+      const n = Math.min(c.length - start, dst.length - at);
+      dst.set(start === 0 && n === c.length ? c : c.subarray(start, start + n), at);
+      at += n;
+      start = 0;
+    }
+  }
+
   /**
    * proxy_set_buffer_bytes on a live body, as Envoy does it: start 0 drains `size` bytes then prepends
    * `bytes` (so start 0 with size ≥ length replaces everything); start ≥ length appends. Any other start

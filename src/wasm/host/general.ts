@@ -1,7 +1,7 @@
 // env host functions available in every phase: logging, time, buffers (configuration, and the body of
 // the stream in a stream context) and properties. One thin function per import (see types.ts for the rules).
 import { BufferType, LogLevel, WasmResult } from '../abi/constants.ts';
-import { copyOut } from './output.ts';
+import { copyOut, copyOutWith } from './output.ts';
 import type { VmHost } from './types.ts';
 import { wallClockNs } from './clock.ts';
 
@@ -34,7 +34,9 @@ export function generalImports(host: VmHost): Record<string, HostFn> {
       if (type === BufferType.HttpRequestBody || type === BufferType.HttpResponseBody) {
         const body = host.stream()?.body(type);
         if (body === undefined) return WasmResult.NotFound;
-        return copyOut(host, body.slice(start, maxSize), retPtrPtr, retSizePtr);
+        // straight from the chunks into the guest: a buffered body is not joined first
+        const size = start >= body.length ? 0 : Math.min(body.length - start, maxSize);
+        return copyOutWith(host, size, (dst) => body.copyTo(dst, start), retPtrPtr, retSizePtr);
       }
       const buf = host.buffer(type);
       if (buf === undefined) return WasmResult.NotFound;

@@ -3,6 +3,23 @@
 import { WasmResult } from '../abi/constants.ts';
 import type { VmHost } from './types.ts';
 
+/** As copyOut, for `size` bytes that `fill` writes into the guest's memory (no intermediate copy). */
+export function copyOutWith(host: VmHost, size: number, fill: (dst: Uint8Array) => void, retPtrPtr: number, retSizePtr: number): WasmResult {
+  const mem = host.memory;
+  if (!mem.inBounds(retPtrPtr, 4) || !mem.inBounds(retSizePtr, 4)) return WasmResult.InvalidMemoryAccess;
+  if (size === 0) {
+    mem.writeU32(retPtrPtr, 0);
+    mem.writeU32(retSizePtr, 0);
+    return WasmResult.Ok;
+  }
+  const ptr = host.alloc(size);
+  const dst = ptr === 0 ? undefined : mem.view8(ptr, size);
+  if (dst === undefined) return WasmResult.InvalidMemoryAccess;
+  fill(dst);
+  if (!mem.writeU32(retPtrPtr, ptr) || !mem.writeU32(retSizePtr, size)) return WasmResult.InvalidMemoryAccess;
+  return WasmResult.Ok;
+}
+
 export function copyOut(host: VmHost, bytes: Uint8Array, retPtrPtr: number, retSizePtr: number): WasmResult {
   const mem = host.memory;
   if (!mem.inBounds(retPtrPtr, 4) || !mem.inBounds(retSizePtr, 4)) return WasmResult.InvalidMemoryAccess;
