@@ -10,10 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadFilterModule } from '../src/wasm/module.ts';
 import { FilterChain, Plugin } from '../src/filters/plugin.ts';
-import { FilterRun, type Exchange } from '../src/filters/http-filters.ts';
+import { FilterRun } from '../src/filters/http-filters.ts';
 import { HeaderMap } from '../src/http/header-map.ts';
 import { createRootLogger } from '../src/observability/logger.ts';
-import type { ResolvedFilter } from '../src/config/types.ts';
+import { StandInExchange, benchFilter, cpuPerCall } from './lib/stand-in.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const wasm = path.join(repoRoot, 'filters', 'add-headers.wasm');
@@ -22,58 +22,14 @@ const CHAINS = (process.env['CHAIN'] ?? '0,1,5').split(',').map(Number);
 const log = createRootLogger('silent');
 const BODY = Buffer.from('ok');
 
-function filter(i: number, cpu: number): ResolvedFilter {
-  return {
-    name: `headers-${i}`,
-    wasm,
-    root_id: '',
-    vm_id: '',
-    config: JSON.stringify({ request: { set: { [`x-filter-${i}`]: 'on' } }, response: { add: { [`x-filtered-by-${i}`]: 'wasmgate' } } }),
-    vm_config: '',
-    fail_open: { load: false, start: false, trap: false, cpu: false, memory: false },
-    limits: { memory_mb: 64, cpu, hard_timeout_ms: 5000, clock_resolution_us: 1000 },
-    quarantine: { failures: 5, window_ms: 10000, max_backoff_ms: 60000 },
-  };
-}
-
-/** The exchange side of one stream, as the proxy would be: headers as a request arrives, nothing sent. */
-class StandIn implements Exchange {
-  readonly requestHeaders = new HeaderMap(
+const filter = (i: number, cpu: number) =>
+  benchFilter(`headers-${i}`, wasm, { request: { set: { [`x-filter-${i}`]: 'on' } }, response: { add: { [`x-filtered-by-${i}`]: 'wasmgate' } } }, cpu);
+/** The request as the proxy would hand it over. */
+const requestHeaders = (): HeaderMap =>
+  new HeaderMap(
     [':method', 'GET', ':scheme', 'http', ':authority', '127.0.0.1:8080', ':path', '/2b'],
     ['user-agent', 'autocannon', 'x-request-id', 'abc', 'x-forwarded-for', '127.0.0.1', 'x-forwarded-proto', 'http', 'x-forwarded-host', '127.0.0.1:8080'],
   );
-  requestTrailers: HeaderMap | undefined = undefined;
-  responseHeaders: HeaderMap | undefined = undefined;
-  responseTrailers: HeaderMap | undefined = undefined;
-  responseDetails = '';
-  readonly responseTrailersPossible = true;
-  requestHeadersSent = false;
-  readonly requestBodyStarted = false;
-  responseHeadersSent = false;
-  readonly filterState = new Map<string, Buffer>();
-  readonly requestId = 'abc';
-  readonly bodyBufferLimit = 1 << 20;
-  run: FilterRun | undefined = undefined;
-  requestHeadersDone(): void {
-    this.requestHeadersSent = true;
-  }
-  sendRequestData(): void {}
-  sendRequestTrailers(): void {}
-  responseHeadersDone(): void {
-    this.responseHeadersSent = true;
-  }
-  sendResponseData(_chunk: Buffer, eos: boolean): void {
-    if (eos) this.run!.finish();
-  }
-  sendResponseTrailers(): void {}
-  abandonUpstream(): void {}
-  writeDirectReply(): void {}
-  reset(): void {}
-  property(): Buffer | undefined {
-    return undefined;
-  }
-  resumed(): void {}
-}
 
 async function measure(n: number, cpu: number): Promise<number> {
   const plugins: Plugin[] = [];
@@ -83,7 +39,7 @@ async function measure(n: number, cpu: number): Promise<number> {
   }
   const chain = new FilterChain(plugins);
   const one = (): void => {
-    const ex = new StandIn();
+    const ex = new StandInExchange(requestHeaders());
     const run = new FilterRun(ex, chain);
     ex.run = run;
     run.requestHeaders(true);
@@ -91,16 +47,9 @@ async function measure(n: number, cpu: number): Promise<number> {
     run.responseHeaders(false);
     run.responseData(BODY, true);
   };
-  for (let i = 0; i < N / 2; i++) one(); // warm-up
-  const batches: number[] = [];
-  for (let k = 0; k < 7; k++) {
-    const t = process.cpuUsage();
-    for (let i = 0; i < N; i++) one();
-    const c = process.cpuUsage(t);
-    batches.push(((c.user + c.system) * 1000) / N);
-  }
+  const ns = cpuPerCall(N, one) * 1000;
   for (const p of plugins) p.close();
-  return batches.sort((a, b) => a - b)[3]!;
+  return ns;
 }
 
 // each case in a process of its own: one process's JIT, shaped by the cases before, would bias the next

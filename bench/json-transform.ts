@@ -6,11 +6,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadFilterModule } from '../src/wasm/module.ts';
 import { FilterChain, Plugin } from '../src/filters/plugin.ts';
-import { FilterRun, type Exchange } from '../src/filters/http-filters.ts';
+import { FilterRun } from '../src/filters/http-filters.ts';
 import { HeaderMap } from '../src/http/header-map.ts';
 import { createRootLogger } from '../src/observability/logger.ts';
 import { jsonBody } from './lib/types.ts';
-import type { ResolvedFilter } from '../src/config/types.ts';
+import { StandInExchange, benchFilter, cpuPerCall } from './lib/stand-in.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const wasm = process.env['WASM'] ?? path.join(repoRoot, 'filters', 'json-transform.wasm');
@@ -31,64 +31,24 @@ const BODY = process.env['BODY'] === 'mixed' ? mixedBody(16 * 1024) : jsonBody(1
 const pieces: Buffer[] = [];
 for (let k = 0; k < CHUNKS; k++) pieces.push(BODY.subarray(Math.floor((k * BODY.length) / CHUNKS), Math.floor(((k + 1) * BODY.length) / CHUNKS)));
 
-const filter: ResolvedFilter = {
-  name: 'json',
-  wasm,
-  root_id: '',
-  vm_id: '',
-  config: JSON.stringify({ set: { '/source': 'wasmgate' }, remove: ['/password'] }),
-  vm_config: '',
-  fail_open: { load: false, start: false, trap: false, cpu: false, memory: false },
-  limits: { memory_mb: 64, cpu: 200_000_000, hard_timeout_ms: 5000, clock_resolution_us: 1000 },
-  quarantine: { failures: 5, window_ms: 10000, max_backoff_ms: 60000 },
-};
-
-let sent = 0;
-let lastOut: Buffer[] = [];
-class StandIn implements Exchange {
-  readonly requestHeaders = new HeaderMap(
+const filter = benchFilter('json', wasm, { set: { '/source': 'wasmgate' }, remove: ['/password'] });
+const requestHeaders = (): HeaderMap =>
+  new HeaderMap(
     [':method', 'POST', ':scheme', 'http', ':authority', '127.0.0.1:8080', ':path', '/post'],
     ['content-type', 'application/json', 'content-length', String(BODY.length), 'user-agent', 'autocannon'],
   );
-  requestTrailers: HeaderMap | undefined = undefined;
-  responseHeaders: HeaderMap | undefined = undefined;
-  responseTrailers: HeaderMap | undefined = undefined;
-  responseDetails = '';
-  readonly responseTrailersPossible = true;
-  requestHeadersSent = false;
-  readonly requestBodyStarted = false;
-  responseHeadersSent = false;
-  readonly filterState = new Map<string, Buffer>();
-  readonly requestId = 'abc';
-  readonly bodyBufferLimit = 1 << 20;
-  run: FilterRun | undefined = undefined;
-  requestHeadersDone(): void {
-    this.requestHeadersSent = true;
-  }
-  sendRequestData(chunk: Buffer): void {
-    sent += chunk.length;
-    lastOut.push(chunk);
-  }
-  sendRequestTrailers(): void {}
-  responseHeadersDone(): void {
-    this.responseHeadersSent = true;
-  }
-  sendResponseData(): void {}
-  sendResponseTrailers(): void {}
-  abandonUpstream(): void {}
-  writeDirectReply(): void {}
-  reset(): void {}
-  property(): Buffer | undefined {
-    return undefined;
-  }
-  resumed(): void {}
-}
+let sent = 0;
+let lastOut: Buffer[] = [];
+const record = (chunk: Buffer): void => {
+  sent += chunk.length;
+  lastOut.push(chunk);
+};
 
 const plugins = process.env['NOFILTER'] === '1' ? [] : [new Plugin(await loadFilterModule(wasm, { memoryLimitBytes: 64 * 1048576, cpu: 200_000_000 }), filter, log)];
 const chain = new FilterChain(plugins);
 const one = (): void => {
   lastOut = [];
-  const ex = new StandIn();
+  const ex = new StandInExchange(requestHeaders(), record);
   const run = new FilterRun(ex, chain);
   ex.run = run;
   run.requestHeaders(false);
@@ -101,12 +61,5 @@ const expect = JSON.parse(BODY.toString());
 delete expect.password;
 expect.source = 'wasmgate';
 if (plugins.length > 0 && out !== JSON.stringify(expect)) throw new Error('unexpected output: ' + out.slice(0, 200));
-for (let i = 0; i < N / 2; i++) one(); // warm-up
-const batches: number[] = [];
-for (let k = 0; k < 7; k++) {
-  const t = process.cpuUsage();
-  for (let i = 0; i < N; i++) one();
-  const c = process.cpuUsage(t);
-  batches.push((c.user + c.system) / N);
-}
-console.log(`${process.env['BODY'] ?? 'bench'} body ${BODY.length} B in ${CHUNKS} chunks, ${plugins.length ? 'json-transform' : 'no filter'}: ${batches.sort((a, b) => a - b)[3]!.toFixed(1)} µs/request (median of 7×${N}; ${sent > 0 ? 'ok' : ''})`);
+const perRequest = cpuPerCall(N, one);
+console.log(`${process.env['BODY'] ?? 'bench'} body ${BODY.length} B in ${CHUNKS} chunks, ${plugins.length ? 'json-transform' : 'no filter'}: ${perRequest.toFixed(1)} µs/request (median of 7×${N}; ${sent > 0 ? 'ok' : ''})`);
