@@ -4,6 +4,7 @@
 // router answers them), or a failure without a response ("reset": a broken connection, a response over
 // the body limit).
 import type { Dispatcher } from 'undici';
+import { rawPairs } from '../http/header-map.ts';
 import { classifyUpstreamError, type Upstream } from '../http/upstream.ts';
 
 export type CallResult =
@@ -86,9 +87,7 @@ class Call {
 
   onHeaders(statusCode: number, raw: ReadonlyArray<Buffer | string>): boolean {
     if (statusCode < 200) return true;
-    const headers: string[] = [':status', String(statusCode)];
-    for (let i = 0; i < raw.length; i += 2) headers.push(latin1(raw[i]!).toLowerCase(), latin1(raw[i + 1]!));
-    this.headers = headers;
+    this.headers = rawPairs(raw, [':status', String(statusCode)]);
     return true;
   }
 
@@ -105,8 +104,7 @@ class Call {
   }
 
   onComplete(raw: ReadonlyArray<Buffer | string> | null): void {
-    const trailers: string[] = [];
-    if (raw !== null) for (let i = 0; i < raw.length; i += 2) trailers.push(latin1(raw[i]!).toLowerCase(), latin1(raw[i + 1]!));
+    const trailers = raw === null ? [] : rawPairs(raw);
     const c = this.chunks;
     this.finish({ kind: 'response', headers: this.headers, body: c.length === 1 ? c[0]! : Buffer.concat(c, this.size), trailers });
   }
@@ -120,7 +118,6 @@ class Call {
   }
 }
 
-const latin1 = (v: Buffer | string): string => (typeof v === 'string' ? v : v.toString('latin1'));
 
 function synthetic(status: number, body: string): CallResult {
   const b = Buffer.from(body);

@@ -87,6 +87,15 @@ export class HeaderMap {
   }
 }
 
+/** A raw header name or value as undici and Node hand it over (bytes as latin1). */
+export const latin1 = (v: Buffer | string): string => (typeof v === 'string' ? v : v.toString('latin1'));
+
+/** Raw [name, value, ...] as received, as flat pairs with lower-case names. */
+export function rawPairs(raw: ReadonlyArray<Buffer | string>, out: string[] = []): string[] {
+  for (let i = 0; i < raw.length; i += 2) out.push(latin1(raw[i]!).toLowerCase(), latin1(raw[i + 1]!));
+  return out;
+}
+
 /** Appends `value` to the last `name` pair of a flat list (", "-joined), or adds the pair. */
 export function appendFlat(list: string[], name: string, value: string): void {
   for (let i = list.length - 2; i >= 0; i -= 2) {

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { HeaderMap, appendFlat, removeFlat } from './header-map.ts';
+import { HeaderMap, appendFlat, latin1, rawPairs, removeFlat } from './header-map.ts';
 import { readRequestHead } from './request-head.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
 import { LocalReplyBodies, sendLocalReply } from './local-reply.ts';
@@ -124,7 +124,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
 
     const headersTimeout = r.timeout_ms ?? upstream.headersTimeoutMs;
     if (body === 'trailers') {
-      forwardWithTrailers(this, upstream, req, method, path, list, headersTimeout, () => flatRaw(req.rawTrailers));
+      forwardWithTrailers(this, upstream, req, method, path, list, headersTimeout, () => rawPairs(req.rawTrailers));
       return;
     }
     try {
@@ -228,9 +228,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
           // trailers the request did not announce with `Trailer:` reach the filters too, and go upstream
           // when its request has not started yet (a filter held the body)
           if (!this.dispatched) this.bodyKind = 'trailers';
-          const map = new HeaderMap();
-          for (let i = 0; i < t.length; i += 2) map.add(t[i]!.toLowerCase(), t[i + 1]!);
-          this.requestTrailers = map;
+          this.requestTrailers = new HeaderMap([], rawPairs(t));
           run.requestTrailers();
         } else {
           run.requestData(EMPTY, true);
@@ -291,7 +289,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     const list = this.requestHeaders.list;
     if (this.bodyKind === 'trailers') {
       const source = body instanceof Readable ? body : this.req;
-      forwardWithTrailers(this, upstream, source, this.targetMethod, this.targetPath, list, this.targetTimeout, () => (this.requestTrailers === undefined ? flatRaw(this.req.rawTrailers) : this.requestTrailers.list));
+      forwardWithTrailers(this, upstream, source, this.targetMethod, this.targetPath, list, this.targetTimeout, () => (this.requestTrailers === undefined ? rawPairs(this.req.rawTrailers) : this.requestTrailers.list));
       return;
     }
     try {
@@ -504,9 +502,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     const run = this.run;
     if (run !== undefined) {
       if (trailers !== null && trailers.length > 0) {
-        const map = new HeaderMap();
-        for (let i = 0; i < trailers.length; i += 2) map.add(latin1(trailers[i]!).toLowerCase(), latin1(trailers[i + 1]!));
-        this.responseTrailers = map;
+        this.responseTrailers = new HeaderMap([], rawPairs(trailers));
         run.responseTrailers();
       } else if (!this.headEos && !this.responseEosSent) {
         run.responseData(EMPTY, true);
@@ -591,14 +587,6 @@ export class ProxyStream implements ForwardHandler, Exchange {
   }
 }
 
-const latin1 = (v: Buffer | string): string => (typeof v === 'string' ? v : v.toString('latin1'));
-
-/** Node's raw trailer list ([name, value, ...] as received) with lower-case names. */
-function flatRaw(raw: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) out.push(raw[i]!.toLowerCase(), raw[i + 1]!);
-  return out;
-}
 
 function pairsOf(list: readonly string[]): Array<[string, string]> {
   const out: Array<[string, string]> = [];

@@ -22,10 +22,7 @@ export const MAX_FILTER_HEADER_BYTES = 60 * 1024;
 function wireBytes(map: HeaderMap): number {
   const pairs = map.pseudo.length + map.list.length;
   if (map.wirePairs === pairs) return map.wireBytes;
-  let bytes = 0;
-  const { pseudo, list } = map;
-  for (let i = 0; i < pseudo.length; i += 2) bytes += pseudo[i]!.length + pseudo[i + 1]!.length + 4;
-  for (let i = 0; i < list.length; i += 2) bytes += list[i]!.length + list[i + 1]!.length + 4;
+  const bytes = pairsWireBytes(map.pseudo) + pairsWireBytes(map.list);
   map.wirePairs = pairs;
   map.wireBytes = bytes;
   return bytes;
