@@ -204,10 +204,6 @@ export class FilterContext implements StreamContext {
     return this.heldBuffer(kind);
   }
 
-  bodyWritable(type: number): boolean {
-    return this.body(type) !== undefined;
-  }
-
   /** Twice the buffer limit: room to rewrite a body held at the limit, and a bound on a filter appending in a loop. */
   get bodyLimit(): number {
     return 2 * this.run.exchange.bodyBufferLimit;

@@ -55,9 +55,11 @@ export class BodyBuffer {
   /**
    * proxy_set_buffer_bytes on a live body, as Envoy does it: start 0 drains `size` bytes then prepends
    * `bytes` (so start 0 with size ≥ length replaces everything); start ≥ length appends. Any other start
-   * cannot be done on a stream: false.
+   * cannot be done on a stream: false. So is a write that would grow the body past `limit`.
    */
-  set(start: number, size: number, bytes: Buffer): boolean {
+  set(start: number, size: number, bytes: Buffer, limit = Infinity): boolean {
+    const after = start === 0 ? bytes.length + Math.max(0, this.length - size) : this.length + bytes.length;
+    if (after > limit && after > this.length) return false;
     if (start === 0) {
       const rest = size >= this.length ? EMPTY : this.flat().subarray(size);
       this.chunks = [];

@@ -151,12 +151,10 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
         // configuration and call-response buffers exist but are read-only
         return host.buffer(type) !== undefined ? WasmResult.BadArgument : WasmResult.NotFound;
       }
-      if (!s.bodyWritable(type)) return WasmResult.BadArgument;
-      // a body a filter writes stays within twice server.max_buffer_bytes (room to rewrite a body held at
-      // the limit; a bound on appending in a loop)
-      const length = start >>> 0 === 0 ? data.length + Math.max(0, body.length - (size >>> 0)) : body.length + data.length;
-      if (length > s.bodyLimit && length > body.length) return WasmResult.BadArgument;
-      return body.set(start >>> 0, size >>> 0, Buffer.from(data.buffer, data.byteOffset, data.byteLength)) ? WasmResult.Ok : WasmResult.BadArgument;
+      // a body a filter writes stays within s.bodyLimit (twice server.max_buffer_bytes: room to rewrite a
+      // body held at the limit; a bound on appending in a loop)
+      const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      return body.set(start >>> 0, size >>> 0, bytes, s.bodyLimit) ? WasmResult.Ok : WasmResult.BadArgument;
     },
 
     proxy_send_local_response(status, detailsPtr, detailsLen, bodyPtr, bodyLen, headersPtr, headersLen, grpcStatus) {

@@ -45,10 +45,8 @@ export interface StreamHost {
    * read (`forWrite` false) or changed (`forWrite` true) in the current phase.
    */
   headerMap(type: number, forWrite: boolean): HeaderMap | WasmResult;
-  /** The body buffer of `type` readable now, or undefined. */
+  /** The body buffer of `type` readable (and writable) now, or undefined. */
   body(type: number): BodyBuffer | undefined;
-  /** Whether the body buffer of `type` may be changed now. */
-  bodyWritable(type: number): boolean;
   /** Queues a local reply (sent once the callback returns; Ok, as Envoy answers). */
   sendLocalResponse(status: number, details: string, body: Buffer, headers: string[], grpcStatus: number): WasmResult;
   /** The most bytes a body buffer may hold after a filter writes it (twice server.max_buffer_bytes). */
