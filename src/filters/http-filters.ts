@@ -138,10 +138,6 @@ export class FilterContext implements StreamContext {
     this.flags = (this.flags & ~(3 << shift)) | (w << shift);
   }
 
-  held(kind: Kind): BodyBuffer | undefined {
-    return kind === REQ ? this.reqHeld : this.respHeld;
-  }
-
   /** Bytes held in direction `kind` (0 when none). */
   heldBytes(kind: Kind): number {
     const h = kind === REQ ? this.reqHeld : this.respHeld;

@@ -172,6 +172,7 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       if (headers === undefined || pairsWireBytes(headers) > MAX_FILTER_HEADER_BYTES) return WasmResult.BadArgument;
       for (let i = 0; i < headers.length; i += 2) {
         headers[i] = headers[i]!.toLowerCase();
+        // checked as a trailer map is: no pseudo-header means anything in extra reply headers
         if (!validHeader(HeaderMapType.ResponseTrailers, headers[i]!, headers[i + 1]!)) return WasmResult.BadArgument;
       }
       return s.sendLocalResponse(status >>> 0, details.replace(/\s/g, '_'), body, headers, grpcStatus | 0);
