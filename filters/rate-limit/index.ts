@@ -3,9 +3,9 @@
 export * from "../sdk/exports";
 
 import {
-  ConfigObject, FilterHeadersStatus, HeaderPair, HttpContext, LogLevel, RootContext, WasmResult, getCurrentTimeNanoseconds,
-  getPropertyString, getSharedData, isHeaderName, log, registerRootContext, requestHeaders, responseHeaders,
-  sendLocalResponse, setSharedData,
+  ConfigObject, EncodedHeader, FilterHeadersStatus, HeaderPair, HttpContext, LogLevel, Property, RootContext, WasmResult,
+  getCurrentTimeNanoseconds, getPropertyString, getSharedDataBytes, isHeaderName, log, registerRootContext, requestHeaders,
+  responseHeaders, sendLocalResponse, setSharedDataBytes,
 } from "../sdk";
 
 /** Tokens are counted in thousandths, so fractional rates refill smoothly. */
@@ -19,6 +19,13 @@ const MAX_RAW_KEY = 64;
 const MAX_RATE: f64 = 1_000_000;
 const MAX_BURST: f64 = 1_000_000;
 
+// Per-request work allocates as little as it can (the limiter runs on every request): the property
+// path, the key prefixes and the limit header are encoded once, the key is built as bytes, and the
+// value written back and the decision are reused.
+const SOURCE_ADDRESS = new Property(["source", "address"]);
+/** The bucket written back (the host copies it during the call). */
+const VALUE = new ArrayBuffer(16);
+
 class RateLimitRoot extends RootContext {
   /** "" = the client address; otherwise the request header whose value is the key. */
   header: string = "";
@@ -27,8 +34,12 @@ class RateLimitRoot extends RootContext {
   burst: u64 = 0;
   /** Refill rate in milli-tokens per second. */
   rate: u64 = 0;
-  /** The shared-data key prefix: "rl:<filter name>:" (filters with their own limits never share buckets). */
-  prefix: string = "rl:";
+  /** Key prefixes, "rl:<filter name>:addr:" etc. (filters with their own limits never share buckets). */
+  addrPrefix: ArrayBuffer = new ArrayBuffer(0);
+  headerPrefix: ArrayBuffer = new ArrayBuffer(0);
+  hashedPrefix: ArrayBuffer = new ArrayBuffer(0);
+  /** x-ratelimit-limit: <burst>, encoded once. */
+  limitHeader: EncodedHeader = new EncodedHeader("x-ratelimit-limit");
   private storeErrorLogged: bool = false;
 
   onConfigure(configurationSize: u32): bool {
@@ -38,7 +49,11 @@ class RateLimitRoot extends RootContext {
       return false;
     }
     const name = getPropertyString(["plugin_name"]);
-    this.prefix = "rl:" + (name !== null ? name : "") + ":";
+    const prefix = "rl:" + (name !== null ? name : "") + ":";
+    this.addrPrefix = String.UTF8.encode(prefix + "addr:");
+    this.headerPrefix = String.UTF8.encode(prefix + "hdr:");
+    this.hashedPrefix = String.UTF8.encode(prefix + "hdr#");
+    this.limitHeader = new EncodedHeader("x-ratelimit-limit", this.burst.toString());
     return true;
   }
 
@@ -95,22 +110,30 @@ class RateLimitRoot extends RootContext {
   }
 }
 
-/** What taking a token decided. */
+/** What taking a token decided (one instance, filled by each take()). */
 class Decision {
-  constructor(
-    public readonly allowed: bool,
-    /** Whole tokens left after this request. */
-    public readonly remaining: u64,
-    /** Seconds until a token is available (0 when allowed). */
-    public readonly retryAfter: u64,
-    /** Seconds until the bucket is full again. */
-    public readonly reset: u64,
-  ) {}
+  allowed: bool = false;
+  /** Whole tokens left after this request. */
+  remaining: u64 = 0;
+  /** Seconds until a token is available (0 when allowed). */
+  retryAfter: u64 = 0;
+  /** Seconds until the bucket is full again. */
+  reset: u64 = 0;
+
+  set(allowed: bool, remaining: u64, retryAfter: u64, reset: u64): Decision {
+    this.allowed = allowed;
+    this.remaining = remaining;
+    this.retryAfter = retryAfter;
+    this.reset = reset;
+    return this;
+  }
 }
+const decision = new Decision();
 
 class RateLimit extends HttpContext {
   /** Set when the request was let through by the limiter (not when it failed open). */
-  private decision: Decision | null = null;
+  private allowed: bool = false;
+  private remaining: u64 = 0;
 
   constructor(id: u32, private readonly config: RateLimitRoot) {
     super(id, config);
@@ -118,10 +141,11 @@ class RateLimit extends HttpContext {
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
     const config = this.config;
-    const decision = take(config, config.prefix + this.clientKey());
+    const decision = take(config, this.clientKey());
     if (decision === null) return FilterHeadersStatus.Continue; // fail open
     if (decision.allowed) {
-      this.decision = decision;
+      this.allowed = true;
+      this.remaining = decision.remaining;
       return FilterHeadersStatus.Continue;
     }
     const headers = new Array<HeaderPair>();
@@ -134,26 +158,38 @@ class RateLimit extends HttpContext {
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
-    const d = this.decision;
-    if (d !== null) {
-      responseHeaders.set("x-ratelimit-limit", this.config.burst.toString());
-      responseHeaders.set("x-ratelimit-remaining", d.remaining.toString());
+    if (this.allowed) {
+      responseHeaders.setEncoded(this.config.limitHeader);
+      responseHeaders.set("x-ratelimit-remaining", this.remaining.toString());
     }
     return FilterHeadersStatus.Continue;
   }
 
-  /** "addr:<ip>" or "hdr:<value>"; a request without the header is limited by its address. */
-  private clientKey(): string {
-    const header = this.config.header;
-    if (header.length > 0) {
-      const value = requestHeaders.get(header);
+  /**
+   * The bucket's key: "rl:<name>:addr:<ip>" or "rl:<name>:hdr:<value>" ("hdr#<hash>" for long values);
+   * a request without the header is limited by its address.
+   */
+  private clientKey(): ArrayBuffer {
+    const config = this.config;
+    if (config.header.length > 0) {
+      const value = requestHeaders.get(config.header);
       if (value !== null && value.length > 0) {
-        return value.length > MAX_RAW_KEY ? "hdr#" + fnv1a64Hex(value) : "hdr:" + value;
+        if (value.length > MAX_RAW_KEY) return keyOf(config.hashedPrefix, String.UTF8.encode(fnv1a64Hex(value)));
+        return keyOf(config.headerPrefix, String.UTF8.encode(value));
       }
     }
-    const address = getPropertyString(["source", "address"]);
-    return "addr:" + (address !== null ? stripPort(address) : "unknown");
+    const address = SOURCE_ADDRESS.get();
+    return address !== null ? keyOf(config.addrPrefix, address, hostLength(address)) : keyOf(config.addrPrefix, String.UTF8.encode("unknown"));
   }
+}
+
+/** prefix + the first `length` bytes of `tail` (all of them by default). */
+function keyOf(prefix: ArrayBuffer, tail: ArrayBuffer, length: i32 = -1): ArrayBuffer {
+  const n = length < 0 ? tail.byteLength : length;
+  const key = new ArrayBuffer(prefix.byteLength + n);
+  memory.copy(changetype<usize>(key), changetype<usize>(prefix), prefix.byteLength);
+  memory.copy(changetype<usize>(key) + prefix.byteLength, changetype<usize>(tail), n);
+  return key;
 }
 
 /**
@@ -162,13 +198,13 @@ class RateLimit extends HttpContext {
  * worker beat us to answers CasMismatch, and we start over. Null when the store cannot serve.
  * Value: u64 milli-tokens, u64 time of the last refill (ns since the epoch), little-endian.
  */
-function take(config: RateLimitRoot, key: string): Decision | null {
+function take(config: RateLimitRoot, key: ArrayBuffer): Decision | null {
   const capacity = config.burst * MILLI;
   const rate = config.rate;
-  let last: Decision | null = null;
+  let lastReset: u64 = 1;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const now = getCurrentTimeNanoseconds();
-    const data = getSharedData(key);
+    const data = getSharedDataBytes(key);
     let tokens = capacity;
     let stamp = now;
     if (data.status == WasmResult.Ok) {
@@ -205,43 +241,52 @@ function take(config: RateLimitRoot, key: string): Decision | null {
       // over the limit: nothing to write (the refill is recomputed from the stored stamp next time)
       const wait = (MILLI - tokens) * NS_PER_S / rate;
       const full = (capacity - tokens) * NS_PER_S / rate;
-      return new Decision(false, 0, max<u64>(1, ceilSeconds(wait)), ceilSeconds(full));
+      return decision.set(false, 0, max<u64>(1, ceilSeconds(wait)), ceilSeconds(full));
     }
     tokens -= MILLI;
-    const value = new ArrayBuffer(16);
-    store<u64>(changetype<usize>(value), tokens);
-    store<u64>(changetype<usize>(value) + 8, stamp);
-    const status = setSharedData(key, value, data.cas);
-    last = new Decision(true, tokens / MILLI, 0, ceilSeconds((capacity - tokens) * NS_PER_S / rate));
-    if (status == WasmResult.Ok) return last;
+    store<u64>(changetype<usize>(VALUE), tokens);
+    store<u64>(changetype<usize>(VALUE) + 8, stamp);
+    const status = setSharedDataBytes(key, VALUE, data.cas);
+    lastReset = ceilSeconds((capacity - tokens) * NS_PER_S / rate);
+    if (status == WasmResult.Ok) return decision.set(true, tokens / MILLI, 0, lastReset);
     if (status != WasmResult.CasMismatch) {
       config.storeError("shared data refuses writes (status " + (<i32>status).toString() + ")");
       return null;
     }
     // CasMismatch on a key that does not exist cannot be contention (a missing key is created whatever
     // the cas): the store refused the new key, as a full store answers
-    if (getSharedData(key).status == WasmResult.NotFound) {
+    if (getSharedDataBytes(key).status == WasmResult.NotFound) {
       config.storeError("the shared data store is full (raise shared_data limits)");
       return null;
     }
   }
   // other workers won every round: count it as over the limit rather than let an unbounded burst through
-  if (log.enabled(LogLevel.Info)) log.info("rate-limit: " + key + " is too contended; answering 429");
-  return new Decision(false, 0, 1, last !== null ? last.reset : 1);
+  if (log.enabled(LogLevel.Info)) log.info("rate-limit: " + String.UTF8.decode(key) + " is too contended; answering 429");
+  return decision.set(false, 0, 1, lastReset);
 }
 
 function ceilSeconds(ns: u64): u64 {
   return (ns + NS_PER_S - 1) / NS_PER_S;
 }
 
-/** "1.2.3.4:5678" → "1.2.3.4"; "[::1]:5678" → "::1"; "::1:5678" (unbracketed, as wasmgate writes it) → "::1". */
-function stripPort(address: string): string {
-  if (address.startsWith("[")) {
-    const end = address.indexOf("]");
-    return end > 0 ? address.substring(1, end) : address;
+/**
+ * How many leading bytes of an address are the host: "1.2.3.4:5678" → "1.2.3.4"; "::1:5678" (unbracketed,
+ * as wasmgate writes it) → "::1". A bracketed "[::1]:5678" is moved in place to "::1" first.
+ */
+function hostLength(address: ArrayBuffer): i32 {
+  const p = changetype<usize>(address);
+  const n = address.byteLength;
+  if (n > 0 && load<u8>(p) == 0x5b /* [ */) {
+    for (let i = 1; i < n; i++) {
+      if (load<u8>(p + i) == 0x5d /* ] */) {
+        memory.copy(p, p + 1, i - 1);
+        return i - 1;
+      }
+    }
+    return n;
   }
-  const colon = address.lastIndexOf(":");
-  return colon > 0 ? address.substring(0, colon) : address;
+  for (let i = n - 1; i > 0; i--) if (load<u8>(p + i) == 0x3a /* : */) return i;
+  return n;
 }
 
 /** FNV-1a 64 of the UTF-8 bytes, as 16 hex digits. */

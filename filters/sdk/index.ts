@@ -14,10 +14,10 @@ export {
   getRequestBody, getResponseBody, replaceRequestBody, replaceResponseBody,
   appendRequestBody, appendResponseBody, prependRequestBody, prependResponseBody,
 } from "./buffers";
-export { getProperty, getPropertyString, getPropertyI64, getPropertyBool, setProperty } from "./properties";
+export { Property, getProperty, getPropertyString, getPropertyI64, getPropertyBool, setProperty } from "./properties";
 export { continueRequest, continueResponse, resetStream, sendLocalResponse, sendLocalResponseBytes } from "./stream";
 export { getCurrentTimeNanoseconds, setTickPeriod, randomBytes } from "./general";
-export { CAS_ABSENT, SharedData, getSharedData, setSharedData } from "./shared-data";
+export { CAS_ABSENT, SharedData, getSharedData, getSharedDataBytes, setSharedData, setSharedDataBytes } from "./shared-data";
 export { QueueLookup, QueueItem, registerSharedQueue, resolveSharedQueue, enqueueSharedQueue, dequeueSharedQueue } from "./queues";
 export { Metric, Counter, Gauge, Histogram, taggedMetricName } from "./metrics";
 export { log, Logger, logAt, getLogLevel } from "./log";

@@ -11,10 +11,37 @@ function encodePath(path: string[]): ArrayBuffer {
 
 /** The raw value of a property, or null when the host has none (now). */
 export function getProperty(path: string[]): ArrayBuffer | null {
-  const p = encodePath(path);
+  return getEncoded(encodePath(path));
+}
+
+function getEncoded(p: ArrayBuffer): ArrayBuffer | null {
   clearRet();
   if (proxy_get_property(ptrOf(p), p.byteLength, RET_DATA, RET_SIZE) != WasmResult.Ok) return null;
   return takeBytes();
+}
+
+/**
+ * A property path encoded once, for a filter that reads the same property on every request:
+ *   const SOURCE_ADDRESS = new Property(["source", "address"]);   // at the top level
+ *   const addr = SOURCE_ADDRESS.getString();                      // per request
+ * saves building and encoding the path on each read (getProperty(["source", "address"]) does both).
+ */
+export class Property {
+  readonly encoded: ArrayBuffer;
+  constructor(path: string[]) {
+    this.encoded = encodePath(path);
+  }
+
+  /** As getProperty. */
+  get(): ArrayBuffer | null {
+    return getEncoded(this.encoded);
+  }
+
+  /** As getPropertyString. */
+  getString(): string | null {
+    const v = getEncoded(this.encoded);
+    return v === null ? null : String.UTF8.decode(v);
+  }
 }
 
 /** A string property (UTF-8), or null when absent. */

@@ -42,7 +42,11 @@ export class SharedData {
 
 /** Reads `key`. */
 export function getSharedData(key: string): SharedData {
-  const k = utf8(key);
+  return getSharedDataBytes(utf8(key));
+}
+
+/** Reads a key given as its bytes (getSharedData encodes a string key as UTF-8 first). */
+export function getSharedDataBytes(k: ArrayBuffer): SharedData {
   clearRet();
   const status = <WasmResult>proxy_get_shared_data(ptrOf(k), k.byteLength, RET_DATA, RET_SIZE, RET_EXTRA);
   if (status != WasmResult.Ok) return new SharedData(status, null, status == WasmResult.NotFound ? CAS_ABSENT : 0);
@@ -56,6 +60,10 @@ export function getSharedData(key: string): SharedData {
  * (wasmgate) also answer CasMismatch when a new key does not fit: a read then still finds no key.
  */
 export function setSharedData(key: string, value: ArrayBuffer, cas: u32 = 0): WasmResult {
-  const k = utf8(key);
+  return setSharedDataBytes(utf8(key), value, cas);
+}
+
+/** Writes a key given as its bytes (see setSharedData). */
+export function setSharedDataBytes(k: ArrayBuffer, value: ArrayBuffer, cas: u32 = 0): WasmResult {
   return <WasmResult>proxy_set_shared_data(ptrOf(k), k.byteLength, ptrOf(value), value.byteLength, cas);
 }

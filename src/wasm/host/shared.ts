@@ -10,20 +10,22 @@ type HostFn = (...args: never[]) => number;
 export function sharedImports(host: VmHost): Record<string, HostFn> {
   const mem = host.memory;
   return {
+    // keys and values are read in place from guest memory (the store copies what it keeps)
     proxy_get_shared_data(keyPtr: number, keyLen: number, retPtrPtr: number, retSizePtr: number, retCasPtr: number) {
-      const key = mem.copy(keyPtr, keyLen);
+      const key = mem.view8(keyPtr, keyLen);
       if (key === undefined || !mem.inBounds(retCasPtr, 4)) return WasmResult.InvalidMemoryAccess;
       const shared = host.shared();
       if (shared === undefined) return WasmResult.Unimplemented;
-      const r = shared.getData(key);
-      if (r === undefined) return WasmResult.NotFound;
-      const status = copyOut(host, r.value, retPtrPtr, retSizePtr);
-      if (status === WasmResult.Ok && !mem.writeU32(retCasPtr, r.cas)) return WasmResult.InvalidMemoryAccess;
+      const value = shared.getData(key);
+      if (value === undefined) return WasmResult.NotFound;
+      const cas = shared.lastCas;
+      const status = copyOut(host, value, retPtrPtr, retSizePtr);
+      if (status === WasmResult.Ok && !mem.writeU32(retCasPtr, cas)) return WasmResult.InvalidMemoryAccess;
       return status;
     },
     proxy_set_shared_data(keyPtr: number, keyLen: number, valuePtr: number, valueLen: number, cas: number) {
-      const key = mem.copy(keyPtr, keyLen);
-      const value = mem.copy(valuePtr, valueLen);
+      const key = mem.view8(keyPtr, keyLen);
+      const value = mem.view8(valuePtr, valueLen);
       if (key === undefined || value === undefined) return WasmResult.InvalidMemoryAccess;
       const shared = host.shared();
       if (shared === undefined) return WasmResult.Unimplemented;

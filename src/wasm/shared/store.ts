@@ -12,6 +12,11 @@
 //           by compacting when the arena is full
 // Capacity is fixed at creation: a full store refuses new keys (and values that do not fit) instead of
 // growing.
+//
+// A key is given in two parts, a namespace prefix and the key proper (stored one after the other), so
+// that a VM's key can be looked up straight from its guest memory without building the whole key first;
+// the lock is a three-state futex word (free, held, held with waiters), so an uncontended unlock is one
+// atomic exchange without a notify.
 
 const H_LOCK = 0;
 const H_CAS = 1;
@@ -32,6 +37,11 @@ const S_CAS = 5;
 const EMPTY = 0;
 const USED = 1;
 const DELETED = 2;
+const NO_PREFIX = new Uint8Array(0);
+/** Lock word states. */
+const FREE = 0;
+const HELD = 1;
+const CONTENDED = 2;
 
 export type SetResult = 'ok' | 'cas_mismatch' | 'full';
 
@@ -71,14 +81,33 @@ export class SharedStore {
   }
 
   /** The value and CAS of a key, or undefined. */
-  get(key: Buffer): { value: Buffer; cas: number } | undefined {
+  get(key: Uint8Array, prefix: Uint8Array = NO_PREFIX): { value: Buffer; cas: number } | undefined {
+    const n = this.read(prefix, key);
+    return n < 0 ? undefined : { value: Buffer.from(this.scratch.subarray(0, n)), cas: this.lastCas };
+  }
+
+  /** Where read() leaves a value (this store object's own buffer, grown as needed). */
+  scratch: Buffer = Buffer.allocUnsafe(256);
+  /** The CAS of the value read() found. */
+  lastCas = 0;
+
+  /**
+   * Copies the value of prefix+key into `scratch` and its CAS into `lastCas`: returns its length, or -1
+   * when the key does not exist. Allocates nothing unless the value is larger than any before; the
+   * caller uses the bytes before its next call on this object.
+   */
+  read(prefix: Uint8Array, key: Uint8Array): number {
     this.lock();
     try {
-      const s = this.find(key, hashOf(key));
-      if (s < 0) return undefined;
+      const s = this.find(prefix, key, hashOf(prefix, key));
+      if (s < 0) return -1;
       const base = s * SLOT_INTS;
       const off = this.slots[base + S_OFF]! + this.slots[base + S_KLEN]!;
-      return { value: Buffer.from(this.arena.subarray(off, off + this.slots[base + S_VLEN]!)), cas: this.slots[base + S_CAS]! };
+      const len = this.slots[base + S_VLEN]!;
+      if (len > this.scratch.length) this.scratch = Buffer.allocUnsafe(Math.max(len, this.scratch.length * 2));
+      this.arena.copy(this.scratch, 0, off, off + len);
+      this.lastCas = this.slots[base + S_CAS]!;
+      return len;
     } finally {
       this.unlock();
     }
@@ -88,10 +117,10 @@ export class SharedStore {
    * Stores a value. cas 0 sets unconditionally; a non-zero cas must match the key's current one (a
    * missing key is created whatever the cas, as Envoy does). Every successful set gets a new CAS.
    */
-  set(key: Buffer, value: Uint8Array, cas: number): SetResult {
+  set(key: Uint8Array, value: Uint8Array, cas: number, prefix: Uint8Array = NO_PREFIX): SetResult {
     this.lock();
     try {
-      return this.setLocked(key, value, cas);
+      return this.setLocked(key, value, cas, prefix);
     } finally {
       this.unlock();
     }
@@ -108,17 +137,17 @@ export class SharedStore {
   }
 
   /** Lock-held variants, for withLock. */
-  getLocked(key: Buffer): Buffer | undefined {
-    const s = this.find(key, hashOf(key));
+  getLocked(key: Uint8Array): Buffer | undefined {
+    const s = this.find(NO_PREFIX, key, hashOf(NO_PREFIX, key));
     if (s < 0) return undefined;
     const base = s * SLOT_INTS;
     const off = this.slots[base + S_OFF]! + this.slots[base + S_KLEN]!;
     return Buffer.from(this.arena.subarray(off, off + this.slots[base + S_VLEN]!));
   }
 
-  setLocked(key: Buffer, value: Uint8Array, cas: number): SetResult {
-    const hash = hashOf(key);
-    const s = this.find(key, hash);
+  setLocked(key: Uint8Array, value: Uint8Array, cas: number, prefix: Uint8Array = NO_PREFIX): SetResult {
+    const hash = hashOf(prefix, key);
+    const s = this.find(prefix, key, hash);
     const slots = this.slots;
     if (s >= 0) {
       const base = s * SLOT_INTS;
@@ -141,16 +170,18 @@ export class SharedStore {
       return 'ok';
     }
     if (this.header[H_LIVE]! >= this.maxEntries) return 'full';
-    const off = this.allocate(key.length + value.length);
+    const klen = prefix.length + key.length;
+    const off = this.allocate(klen + value.length);
     if (off < 0) return 'full';
-    this.arena.set(key, off);
-    this.arena.set(value, off + key.length);
+    this.arena.set(prefix, off);
+    this.arena.set(key, off + prefix.length);
+    this.arena.set(value, off + klen);
     const slot = this.freeSlot(hash);
     const base = slot * SLOT_INTS;
     slots[base + S_STATE] = USED;
     slots[base + S_HASH] = hash;
     slots[base + S_OFF] = off;
-    slots[base + S_KLEN] = key.length;
+    slots[base + S_KLEN] = klen;
     slots[base + S_VLEN] = value.length;
     slots[base + S_CAS] = this.nextCas();
     this.header[H_LIVE]!++;
@@ -158,8 +189,8 @@ export class SharedStore {
   }
 
   /** Removes a key (queues use it; the ABI has no delete for shared data). */
-  deleteLocked(key: Buffer): void {
-    const s = this.find(key, hashOf(key));
+  deleteLocked(key: Uint8Array): void {
+    const s = this.find(NO_PREFIX, key, hashOf(NO_PREFIX, key));
     if (s < 0) return;
     this.slots[s * SLOT_INTS + S_STATE] = DELETED;
     this.header[H_LIVE]!--;
@@ -192,19 +223,26 @@ export class SharedStore {
     return c;
   }
 
-  private find(key: Buffer, hash: number): number {
+  private find(prefix: Uint8Array, key: Uint8Array, hash: number): number {
     const mask = this.slotCount - 1;
     const slots = this.slots;
+    const klen = prefix.length + key.length;
     for (let i = hash & mask, n = 0; n < this.slotCount; i = (i + 1) & mask, n++) {
       const base = i * SLOT_INTS;
       const state = slots[base + S_STATE];
       if (state === EMPTY) return -1;
-      if (state === USED && slots[base + S_HASH] === hash && slots[base + S_KLEN] === key.length) {
-        const off = slots[base + S_OFF]!;
-        if (this.arena.compare(key, 0, key.length, off, off + key.length) === 0) return i;
-      }
+      if (state === USED && slots[base + S_HASH] === hash && slots[base + S_KLEN] === klen && this.keyAt(slots[base + S_OFF]!, prefix, key)) return i;
     }
     return -1;
+  }
+
+  /** Whether the arena holds prefix+key at `off` (keys are short: a loop beats a native compare call). */
+  private keyAt(off: number, prefix: Uint8Array, key: Uint8Array): boolean {
+    const arena = this.arena;
+    for (let j = 0; j < prefix.length; j++) if (arena[off + j] !== prefix[j]) return false;
+    off += prefix.length;
+    for (let j = 0; j < key.length; j++) if (arena[off + j] !== key[j]) return false;
+    return true;
   }
 
   private freeSlot(hash: number): number {
@@ -251,23 +289,24 @@ export class SharedStore {
 
   private lock(): void {
     const h = this.header;
-    for (let spins = 0; Atomics.compareExchange(h, H_LOCK, 0, 1) !== 0; spins++) {
-      if (spins > 64) Atomics.wait(h, H_LOCK, 1, 1);
+    if (Atomics.compareExchange(h, H_LOCK, FREE, HELD) === FREE) return;
+    // held by another thread for a few hundred nanoseconds at most: spin a little first
+    for (let spins = 0; spins < 64; spins++) {
+      if (Atomics.load(h, H_LOCK) === FREE && Atomics.compareExchange(h, H_LOCK, FREE, HELD) === FREE) return;
     }
+    // then sleep, saying so in the lock word so that the holder's unlock wakes a waiter
+    while (Atomics.exchange(h, H_LOCK, CONTENDED) !== FREE) Atomics.wait(h, H_LOCK, CONTENDED, 1);
   }
 
   private unlock(): void {
-    Atomics.store(this.header, H_LOCK, 0);
-    Atomics.notify(this.header, H_LOCK, 1);
+    if (Atomics.exchange(this.header, H_LOCK, FREE) === CONTENDED) Atomics.notify(this.header, H_LOCK, 1);
   }
 }
 
-/** FNV-1a, 32 bits. */
-function hashOf(key: Buffer): number {
+/** FNV-1a, 32 bits, of prefix+key. */
+function hashOf(prefix: Uint8Array, key: Uint8Array): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key[i]!;
-    h = Math.imul(h, 0x01000193);
-  }
+  for (let i = 0; i < prefix.length; i++) h = Math.imul(h ^ prefix[i]!, 0x01000193);
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
   return h >>> 0;
 }

@@ -33,12 +33,23 @@ export class VmShared {
     this.listener = listener;
   }
 
-  getData(key: Uint8Array): { value: Buffer; cas: number } | undefined {
-    return this.state.store.get(Buffer.concat([this.prefix, key]));
+  /**
+   * The value of a key (a view valid until the next shared-data call of this worker) and its CAS in
+   * `lastCas`, or undefined. `key` may be a view of guest memory: nothing is copied but the value.
+   */
+  getData(key: Uint8Array): Uint8Array | undefined {
+    const store = this.state.store;
+    const n = store.read(this.prefix, key);
+    if (n < 0) return undefined;
+    this.lastCas = store.lastCas;
+    return store.scratch.subarray(0, n);
   }
 
+  /** The CAS of the value getData returned last. */
+  lastCas = 0;
+
   setData(key: Uint8Array, value: Uint8Array, cas: number): WasmResult {
-    const r = this.state.store.set(Buffer.concat([this.prefix, key]), value, cas);
+    const r = this.state.store.set(key, value, cas, this.prefix);
     if (r === 'ok') return WasmResult.Ok;
     if (r === 'full') this.onFull?.();
     // a full store answers CasMismatch: the one refusal every SDK handles (Rust's panics on others)
