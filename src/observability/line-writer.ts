@@ -26,6 +26,8 @@ export class LineWriter {
   private retry: NodeJS.Timeout | undefined;
   /** Lines dropped because the queue was full (or a write failed). */
   dropped = 0;
+  /** Called before each flush, to write lines held elsewhere (the access log's batch). */
+  private readonly sources: Array<() => void> = [];
 
   constructor(fd: number, options: { flushIntervalMs?: number; maxQueuedBytes?: number } = {}) {
     this.fd = fd;
@@ -55,8 +57,14 @@ export class LineWriter {
     this.queued += line.length;
   }
 
+  /** Registers a holder of lines that must be written before each flush. */
+  beforeFlush(source: () => void): void {
+    this.sources.push(source);
+  }
+
   /** Writes whatever is queued, as far as the output takes it now. */
   flush(): void {
+    for (const source of this.sources) source();
     if (this.current !== '') {
       this.chunks.push(this.current);
       this.current = '';
@@ -125,12 +133,11 @@ export class LineWriter {
 let lastMs = 0;
 let lastIso = '';
 
-/** The current time as an ISO string, formatted at most once per millisecond. */
-export function isoNow(): string {
-  const now = Date.now();
-  if (now !== lastMs) {
-    lastMs = now;
-    lastIso = new Date(now).toISOString();
+/** A time (ms since the epoch) as an ISO string, formatted once per millisecond seen in a row. */
+export function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
   }
   return lastIso;
 }
