@@ -1,6 +1,7 @@
 // route-metrics: per-route response counts by status class, response latency, and requests in flight,
 // as filter metrics the gateway exports on its admin port. See README.md for the metric names.
 export * from "../sdk/exports";
+export { proxy_on_log, proxy_on_done } from "../sdk/runtime"; // it counts in onLog and onDone
 
 import {
   Counter, FilterHeadersStatus, Gauge, Histogram, HttpContext, JsonParser, RootContext, WasmResult,

@@ -66,7 +66,10 @@ export class RootContext extends Context {
   /** Items were enqueued on a queue this root registered (registerSharedQueue): dequeue them. */
   onQueueReady(queueId: u32): void {}
 
-  /** The host is done with the plugin. Return false to finish asynchronously, then call done(). */
+  /**
+   * The host is done with the plugin. Return false to finish asynchronously, then call done(). Called
+   * only when the filter's entry file exports proxy_on_done (see sdk/exports.ts).
+   */
   onDone(): bool {
     return true;
   }
@@ -121,7 +124,10 @@ export class HttpContext extends Context {
   onResponseTrailers(numTrailers: u32): FilterTrailersStatus {
     return FilterTrailersStatus.Continue;
   }
-  /** The request is complete (headers and trailers are still readable): access logging. */
+  /**
+   * The request is complete (headers and trailers are still readable): access logging. Called only when
+   * the filter's entry file exports proxy_on_log (see sdk/exports.ts); onDone likewise needs proxy_on_done.
+   */
   onLog(): void {}
   onDone(): void {}
   onDelete(): void {}
