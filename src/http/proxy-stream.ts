@@ -18,6 +18,17 @@ import { streamProperty } from '../filters/properties.ts';
 import { Readable } from 'node:stream';
 
 const EMPTY = Buffer.alloc(0);
+/** The stream a downstream response belongs to (for listeners shared by every request). */
+const STREAM = Symbol('wasmgate.stream');
+type StreamResponse = ServerResponse & { [STREAM]?: ProxyStream };
+
+// one listener function for every request (no closure per request): `this` is the response
+function onResponseClose(this: StreamResponse): void {
+  this[STREAM]?.downstreamClosed();
+}
+function onResponseDrain(this: StreamResponse): void {
+  this[STREAM]?.drained();
+}
 
 // undici's typings describe its wrapped handler API; at run time `dispatch` calls these raw legacy
 // callbacks (rawHeaders and trailers as Buffers, onBodySent with the chunk), the cheapest path it has.
@@ -57,6 +68,8 @@ export class ProxyStream implements ForwardHandler, Exchange {
   private headPending = false;
   private headEos = false;
   private resumeUpstream: (() => void) | undefined = undefined;
+  /** The 'drain' listener is on the response (added at the first write that filled its buffer). */
+  private drainHooked = false;
   /** Response body bytes still expected by content-length (-1: unknown): the last chunk carries end_of_stream. */
   private responseRemaining = -1;
   /** end_of_stream went into the chain with the last response chunk. */
@@ -78,7 +91,8 @@ export class ProxyStream implements ForwardHandler, Exchange {
     const { req, res, plane } = this;
     plane.stats.active++;
     plane.active++;
-    res.once('close', () => this.onDownstreamClose());
+    (res as StreamResponse)[STREAM] = this;
+    res.on('close', onResponseClose);
 
     const head = readRequestHead(req, this.requestHeaders, plane.via);
     const { method, path, authority } = head;
@@ -343,7 +357,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     }
     if (chunk.length > 0) {
       this.bytesOut += chunk.length;
-      this.writeOk = this.res.write(chunk);
+      this.writeOk = this.write(chunk);
     }
     if (eos) {
       this.res.end();
@@ -434,8 +448,8 @@ export class ProxyStream implements ForwardHandler, Exchange {
   onHeaders(statusCode: number, raw: ReadonlyArray<Buffer | string>, resume: () => void, _statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx informational responses are not forwarded
     if (this.finished || this.abandoned) return false;
-    // undici's resume, called whenever the downstream drains after a write that filled its buffer
-    this.res.on('drain', resume);
+    // undici's resume, called when the downstream drains after a write that filled its buffer
+    this.resumeUpstream = resume;
     this.status = statusCode;
     const list: string[] = [];
     let connection: string | undefined;
@@ -455,7 +469,6 @@ export class ProxyStream implements ForwardHandler, Exchange {
     if (this.plane.via !== '') appendFlat(list, 'via', this.plane.via);
     const run = this.run;
     if (run !== undefined) {
-      this.resumeUpstream = resume;
       this.responseDetails = 'via_upstream';
       this.responseHeaders = new HeaderMap([':status', String(statusCode)], list);
       const length = this.responseHeaders.get('content-length');
@@ -494,7 +507,24 @@ export class ProxyStream implements ForwardHandler, Exchange {
       return this.writeOk && !run.responseHeld;
     }
     this.bytesOut += chunk.length;
-    return this.res.write(chunk);
+    return this.write(chunk);
+  }
+
+  /** Writes response bytes; false when the response's buffer is full (undici pauses until 'drain'). */
+  private write(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      this.res.on('drain', onResponseDrain);
+    }
+    return false;
+  }
+
+  /** The downstream took what was buffered: let undici read the upstream again. */
+  drained(): void {
+    const resume = this.resumeUpstream;
+    if (resume === undefined || this.finished) return;
+    if (this.run === undefined || !this.run.responseHeld) resume();
   }
 
   onComplete(trailers: ReadonlyArray<Buffer | string> | null): void {
@@ -562,7 +592,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
   }
 
   /** The downstream response closed: when that happens before the end, the client went away. */
-  private onDownstreamClose(): void {
+  downstreamClosed(): void {
     if (this.finished) return;
     // the client went away before the response was complete: abort the upstream exchange
     this.failure = 'client_abort';
