@@ -29,6 +29,7 @@ export class StandInExchange implements Exchange {
   responseDetails = '';
   readonly responseTrailersPossible = true;
   requestHeadersSent = false;
+  requestHeadersWritten = false;
   readonly requestBodyStarted = false;
   responseHeadersSent = false;
   readonly filterState = new Map<string, Buffer>();

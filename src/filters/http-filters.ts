@@ -23,6 +23,8 @@ export interface Exchange {
   readonly responseTrailersPossible: boolean;
   /** The request headers went upstream: they can no longer change. */
   readonly requestHeadersSent: boolean;
+  /** A filter asked to write the request headers (routing is decided again after the request-headers phase). */
+  requestHeadersWritten: boolean;
   /** The upstream request has started (its framing is decided): trailers can no longer be added. */
   readonly requestBodyStarted: boolean;
   /** The response headers went to the client: they can no longer change, nor can a reply replace them. */
@@ -167,7 +169,10 @@ export class FilterContext implements StreamContext {
     const ex = this.run.exchange;
     switch (type) {
       case HeaderMapType.RequestHeaders:
-        if (forWrite && ex.requestHeadersSent) return WasmResult.BadArgument;
+        if (forWrite) {
+          if (ex.requestHeadersSent) return WasmResult.BadArgument;
+          ex.requestHeadersWritten = true;
+        }
         return ex.requestHeaders;
       case HeaderMapType.RequestTrailers:
         if (ex.requestTrailers === undefined) {

@@ -56,6 +56,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
   responseTrailers: HeaderMap | undefined = undefined;
   responseDetails = '';
   requestHeadersSent = false;
+  requestHeadersWritten = false;
   private state: Map<string, Buffer> | undefined = undefined;
   private bodyKind: 'none' | 'body' | 'trailers' = 'none';
   /** The upstream request was sent (dispatch called). */
@@ -192,7 +193,8 @@ export class ProxyStream implements ForwardHandler, Exchange {
     const h = this.requestHeaders;
     const method = h.get(':method') ?? this.req.method ?? 'GET';
     const path = h.get(':path') ?? '/';
-    const route = this.plane.router.match(method, path, h);
+    // headers no filter wrote still match the route they matched as they arrived
+    const route = this.requestHeadersWritten ? this.plane.router.match(method, path, h) : this.route;
     this.route = route;
     if (route === undefined) {
       this.localReply(404, LocalReplyBodies[404], undefined, 'route_not_found');
@@ -637,5 +639,12 @@ function connectionIdOf(socket: object): number {
 
 /** A content-length value as a number of bytes, or -1 when absent or not a plain decimal. */
 function contentLength(value: string | undefined): number {
-  return value !== undefined && /^\d{1,15}$/.test(value) ? Number(value) : -1;
+  if (value === undefined || value.length === 0 || value.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
