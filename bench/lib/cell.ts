@@ -16,7 +16,7 @@ interface Msg {
   result?: LoadResult;
 }
 
-function runLoad(env: CellEnv, spec: LoadSpec, onMeasure: () => void): Promise<LoadResult> {
+export function runLoad(env: CellEnv, spec: LoadSpec, onMeasure: () => void): Promise<LoadResult> {
   const script = path.join(env.repoRoot, 'bench', 'lib', 'loadgen.ts');
   const child = spawnChild(env.node, [script, JSON.stringify(spec)], { cpu: env.settings.pinning.loadCpu, cwd: env.repoRoot });
   const limitMs = (spec.warmup + spec.duration + 30) * 1000;

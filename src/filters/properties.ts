@@ -48,6 +48,9 @@ function headerMapValue(map: HeaderMap): Buffer {
 /** One header as Envoy's attribute has it: repeated values joined with ",". */
 const joinedHeader = (map: HeaderMap, name: string): string | undefined => map.getJoined(name, ',');
 
+/** The client's address property, kept on its socket (a value handed out is only ever copied). */
+const SOURCE_ADDRESS = Symbol('wasmgate.sourceAddress');
+
 function splitHostPort(addr: string | undefined, port: number | undefined): [string, number] | undefined {
   if (addr === undefined) return undefined;
   return [addr.startsWith('::ffff:') ? addr.slice(7) : addr, port ?? 0];
@@ -134,9 +137,12 @@ export function streamProperty(s: PropertySource, path: readonly string[]): Buff
       }
     }
     case 'source': {
-      const a = splitHostPort(s.req.socket.remoteAddress, s.req.socket.remotePort);
+      const socket = s.req.socket as typeof s.req.socket & { [SOURCE_ADDRESS]?: Buffer };
+      // read on every request by filters keyed by client (rate limiters): made once per connection
+      if (key === 'address' && socket[SOURCE_ADDRESS] !== undefined) return socket[SOURCE_ADDRESS];
+      const a = splitHostPort(socket.remoteAddress, socket.remotePort);
       if (a === undefined) return undefined;
-      if (key === 'address') return str(`${a[0]}:${a[1]}`);
+      if (key === 'address') return (socket[SOURCE_ADDRESS] = str(`${a[0]}:${a[1]}`));
       if (key === 'port') return int64(a[1]);
       return undefined;
     }

@@ -59,11 +59,26 @@ export function generalImports(host: VmHost): Record<string, HostFn> {
     proxy_get_property(pathPtr, pathLen, retPtrPtr, retSizePtr) {
       const raw = mem.latin1(pathPtr, pathLen);
       if (raw === undefined) return WasmResult.InvalidMemoryAccess;
-      // NUL-separated segments (the ABI form); a single dotted segment is accepted too
-      const path = raw.includes('\0') ? raw.split('\0') : raw.split('.');
+      const path = propertyPath(raw);
       const value = host.property(path);
       if (value === undefined) return WasmResult.NotFound;
       return copyOut(host, value, retPtrPtr, retSizePtr);
     },
   };
+}
+
+/** Paths split lately: filters read the same few properties on every request. */
+const paths = new Map<string, readonly string[]>();
+
+/** A property path's segments: NUL-separated (the ABI form); a single dotted segment is accepted too. */
+function propertyPath(raw: string): readonly string[] {
+  let path = paths.get(raw);
+  if (path === undefined) {
+    path = raw.includes('\0') ? raw.split('\0') : raw.split('.');
+    if (raw.length <= 128) {
+      if (paths.size >= 256) paths.clear(); // a filter asking for ever new paths keeps it bounded
+      paths.set(raw, path);
+    }
+  }
+  return path;
 }
