@@ -389,7 +389,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
   /** Writes the response head from responseHeaders (:status and the regular headers). */
   private writeResponseHead(): boolean {
     const h = this.responseHeaders!;
-    const status = Number(h.get(':status'));
+    const status = statusCode(h.get(':status'));
     if (this.plane.draining) this.res.shouldKeepAlive = false;
     try {
       if (!Number.isInteger(status) || status < 200 || status > 999) throw new Error(`bad :status ${h.get(':status')}`);
@@ -635,6 +635,16 @@ function connectionIdOf(socket: object): number {
     connectionIds.set(socket, id);
   }
   return id;
+}
+
+/** A :status value as a number (three digits), or NaN. */
+function statusCode(value: string | undefined): number {
+  if (value === undefined || value.length !== 3) return Number.NaN;
+  const a = value.charCodeAt(0) - 48;
+  const b = value.charCodeAt(1) - 48;
+  const c = value.charCodeAt(2) - 48;
+  if (a < 0 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9) return Number.NaN;
+  return a * 100 + b * 10 + c;
 }
 
 /** A content-length value as a number of bytes, or -1 when absent or not a plain decimal. */

@@ -227,9 +227,12 @@ export class FilterVm {
     };
   }
 
+  /** The allocator export, looked up once (a keyed load from the exports object costs on every call). */
+  private allocator: Export | undefined = undefined;
+
   /** Allocates in the guest through its allocator export; 0 when it fails. */
   private alloc(size: number): number {
-    const p = this.exports[this.module.allocator]!(size >>> 0);
+    const p = (this.allocator ??= this.exports[this.module.allocator]!)(size >>> 0);
     return typeof p === 'number' ? p >>> 0 : 0;
   }
 
