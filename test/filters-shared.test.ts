@@ -123,4 +123,11 @@ test('the shared store: CAS rules, a bounded size, compaction of replaced values
   assert.equal(store.set(Buffer.from('one-too-many'), Buffer.from('x'), 0), 'full');
   assert.equal(store.set(Buffer.from('k0'), Buffer.alloc(5000), 0), 'full');
   assert.equal(store.get(Buffer.from('k0'))!.value.toString(), 'x', 'a refused set changes nothing');
+  // a key given as prefix + key is the same key as its bytes joined (VMs look keys up in place this way)
+  const store2 = new SharedStore(SharedStore.create({ maxEntries: 16, maxBytes: 4096 }));
+  assert.equal(store2.set(Buffer.from('key'), Buffer.from('p1'), 0, Buffer.from('Dvm\0')), 'ok');
+  assert.equal(store2.get(Buffer.from('Dvm\0key'))!.value.toString(), 'p1');
+  assert.equal(store2.get(Buffer.from('key'), Buffer.from('Dvm\0'))!.value.toString(), 'p1');
+  assert.equal(store2.get(Buffer.from('key'), Buffer.from('Dother\0')), undefined, 'another prefix is another key');
+  assert.equal(store2.get(Buffer.from('ey'), Buffer.from('Dvm\0k'))!.value.toString(), 'p1', 'only the bytes count, not where they are split');
 });

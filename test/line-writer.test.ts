@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LineWriter, jsonString } from '../src/observability/line-writer.ts';
+import { AccessLog } from '../src/observability/access-log.ts';
 
 test('every line arrives whole and in order', async () => {
   const file = join(fs.mkdtempSync(join(tmpdir(), 'wasmgate-lw-')), 'out.log');
@@ -48,4 +49,39 @@ test('a stalled pipe never blocks the writer: lines queue up to the limit, then 
 
 test('jsonString escapes what JSON needs and keeps plain text as is', () => {
   for (const s of ['plain', 'quo"te', 'back\\slash', 'new\nline', 'ünïcode', '\u0000', '']) assert.equal(JSON.parse(jsonString(s)), s);
+});
+
+test('access log: lines come out whole and in order across batches, the last ones within a flush interval', async () => {
+  const file = join(fs.mkdtempSync(join(tmpdir(), 'wasmgate-al-')), 'access.log');
+  const fd = fs.openSync(file, 'w');
+  const log = new AccessLog(new LineWriter(fd, { flushIntervalMs: 50 }), 3);
+  const entry = (i: number) => ({
+    requestId: i === 7 ? 'odd "id"' : `id-${i}`,
+    req: { method: 'GET', url: `/p?i=${i}&x=ü` },
+    route: i % 2 === 0 ? { name: 'default' } : undefined,
+    upstream: i % 2 === 0 ? { name: 'app' } : undefined,
+    bytesIn: i,
+    bytesOut: 1e10 + i, // past 32 bits
+    failure: i === 5 ? 'upstream_reset' : '',
+  });
+  for (let i = 0; i < 150; i++) log.write(entry(i), 200 + (i % 3), i === 9 ? 0.0004 : 12.3456 + i);
+  // 150 is not a multiple of the batch: the rest waits for the writer's next flush
+  await new Promise((r) => setTimeout(r, 300));
+  fs.closeSync(fd);
+  const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(lines.length, 150);
+  lines.forEach((l, i) => {
+    assert.equal(l.reqId, i === 7 ? 'odd "id"' : `id-${i}`);
+    assert.equal(l.path, `/p?i=${i}&x=ü`);
+    assert.equal(l.status, 200 + (i % 3));
+    assert.equal(l.bytesIn, i);
+    assert.equal(l.bytesOut, 1e10 + i);
+    assert.equal(l.durationMs, i === 9 ? 0 : Math.round((12.3456 + i) * 1000) / 1000);
+    assert.equal(l.route, i % 2 === 0 ? 'default' : undefined);
+    assert.equal(l.upstream, i % 2 === 0 ? 'app' : undefined);
+    assert.equal(l.failure, i === 5 ? 'upstream_reset' : undefined);
+    assert.equal(l.worker, 3);
+    assert.equal(l.msg, 'access');
+    assert.ok(!Number.isNaN(Date.parse(String(l.time))));
+  });
 });
