@@ -389,7 +389,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
   /** Writes the response head from responseHeaders (:status and the regular headers). */
   private writeResponseHead(): boolean {
     const h = this.responseHeaders!;
-    const status = statusCode(h.get(':status'));
+    const status = parseStatus(h.get(':status'));
     if (this.plane.draining) this.res.shouldKeepAlive = false;
     try {
       if (!Number.isInteger(status) || status < 200 || status > 999) throw new Error(`bad :status ${h.get(':status')}`);
@@ -638,7 +638,7 @@ function connectionIdOf(socket: object): number {
 }
 
 /** A :status value as a number (three digits), or NaN. */
-function statusCode(value: string | undefined): number {
+function parseStatus(value: string | undefined): number {
   if (value === undefined || value.length !== 3) return Number.NaN;
   const a = value.charCodeAt(0) - 48;
   const b = value.charCodeAt(1) - 48;
