@@ -27,7 +27,7 @@ function onResponseClose(this: StreamResponse): void {
   this[STREAM]?.downstreamClosed();
 }
 function onResponseDrain(this: StreamResponse): void {
-  this[STREAM]?.drained();
+  this[STREAM]?.resumed();
 }
 
 // undici's typings describe its wrapped handler API; at run time `dispatch` calls these raw legacy
@@ -185,8 +185,14 @@ export class ProxyStream implements ForwardHandler, Exchange {
     return streamProperty(this, path);
   }
 
+  /**
+   * The downstream drained, or a filter continued the response: let undici read the upstream again,
+   * unless a filter still holds the response.
+   */
   resumed(): void {
-    if (this.resumeUpstream !== undefined && !this.run!.responseHeld && !this.finished) this.resumeUpstream();
+    const resume = this.resumeUpstream;
+    if (resume === undefined || this.finished) return;
+    if (this.run === undefined || !this.run.responseHeld) resume();
   }
 
   requestHeadersDone(): void {
@@ -522,12 +528,6 @@ export class ProxyStream implements ForwardHandler, Exchange {
     return false;
   }
 
-  /** The downstream took what was buffered: let undici read the upstream again. */
-  drained(): void {
-    const resume = this.resumeUpstream;
-    if (resume === undefined || this.finished) return;
-    if (this.run === undefined || !this.run.responseHeld) resume();
-  }
 
   onComplete(trailers: ReadonlyArray<Buffer | string> | null): void {
     if (this.finished || this.abandoned) return;

@@ -41,12 +41,13 @@ export class VmShared {
     const store = this.state.store;
     const n = store.read(this.prefix, key);
     if (n < 0) return undefined;
-    this.lastCas = store.lastCas;
     return store.scratch.subarray(0, n);
   }
 
   /** The CAS of the value getData returned last. */
-  lastCas = 0;
+  get lastCas(): number {
+    return this.state.store.lastCas;
+  }
 
   setData(key: Uint8Array, value: Uint8Array, cas: number): WasmResult {
     const r = this.state.store.set(key, value, cas, this.prefix);
