@@ -187,6 +187,20 @@ test('validate: starts each filter; one that refuses its configuration fails wit
   assert.match(res.stderr, /\[error\] no configuration/);
 });
 
+test('validate: a filter may use shared data, queues, metrics and http calls while it starts, as under run', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasmgate-cli-'));
+  const wasm = join(REPO, 'test', 'fixtures', 'wasm', 'start-services.wasm');
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(
+    file,
+    'listen: { port: 8080 }\nupstreams:\n  app: { url: "http://127.0.0.1:1" }\nroutes:\n  - name: r\n    match: { prefix: / }\n    upstream: app\n' +
+      `filters:\n  - name: svc\n    wasm: ${wasm}\n`,
+  );
+  const res = spawnSync(process.execPath, [BIN, 'validate', '-c', file], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /valid .*1 filters/);
+});
+
 test('run: a second signal during the drain exits at once', async () => {
   const upstream = await startUpstream((_req, res) => setTimeout(() => res.end('late'), 5000));
   const file = writeConfig(

@@ -11,7 +11,12 @@ import { startDemoUpstream } from './demo-upstream.ts';
 import { ExitCodes } from './exit-codes.ts';
 import { formatInspection } from './inspect.ts';
 import { loadFilterModule } from '../wasm/module.ts';
-import { FilterVm } from '../wasm/vm.ts';
+import { FilterVm, type VmServices } from '../wasm/vm.ts';
+import { SharedStore } from '../wasm/shared/store.ts';
+import { MetricsStore } from '../wasm/shared/metrics.ts';
+import { QueueHub } from '../wasm/shared/queues.ts';
+import { createUpstreams } from '../http/upstream.ts';
+import { MAX_METRICS } from '../worker/supervisor.ts';
 
 const USAGE = `usage: wasmgate <command> [options]
 
@@ -114,16 +119,18 @@ async function main(argv: string[]): Promise<void> {
       const config = await loadOrExit(file);
       const problems: string[] = [];
       const quiet = createRootLogger('silent');
+      const services = validationServices(config);
       for (const f of config.filters) {
         try {
           // load and check the module, then start it as a worker would: initializer, on_vm_start, on_configure
-          const vm = new FilterVm(await loadFilterModule(f.wasm, { memoryLimitBytes: f.limits.memory_mb * 1048576, cpu: f.limits.cpu }), f, quiet);
+          const vm = new FilterVm(await loadFilterModule(f.wasm, { memoryLimitBytes: f.limits.memory_mb * 1048576, cpu: f.limits.cpu }), f, quiet, services);
           vm.initialize();
           vm.startRootContext();
         } catch (err) {
           problems.push((err as Error).name === 'FilterStartError' ? (err as Error).message : `filter "${f.name}": ${(err as Error).message}`);
         }
       }
+      services.shared?.queues.close();
       if (problems.length > 0) {
         process.stderr.write(`${problems.join('\n')}\n`);
         process.exitCode = ExitCodes.CONFIG_INVALID;
@@ -162,3 +169,19 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(ExitCodes.USAGE);
 });
+
+/**
+ * What a filter reaches while `validate` starts it, as under `run`: shared data, queues and metrics (a
+ * store of its own, thrown away after), and the configured upstreams for proxy_http_call, whose calls are
+ * accepted but never sent (validating a file must not touch the network).
+ */
+function validationServices(config: ResolvedConfig): VmServices {
+  const store = new SharedStore(SharedStore.create({ maxEntries: config.shared_data.max_entries, maxBytes: config.shared_data.max_bytes }));
+  const upstreams = createUpstreams(config.upstreams);
+  return {
+    shared: { store, queues: new QueueHub(store, 0), metrics: new MetricsStore(MetricsStore.create(MAX_METRICS), store) },
+    upstream: (name) => upstreams.get(name),
+    sendCall: () => {},
+    maxCallBodyBytes: config.server.max_buffer_bytes,
+  };
+}

@@ -14,7 +14,7 @@ export interface PropertySource {
   readonly requestId: string;
   readonly status: number;
   readonly responseDetails: string;
-  readonly route: { readonly route: { readonly name: string } } | undefined;
+  readonly route: { readonly route: { readonly name: string; readonly upstream?: string } } | undefined;
   readonly upstream: { readonly name: string; readonly origin: string } | undefined;
   readonly bytesIn: number;
   readonly bytesOut: number;
@@ -178,10 +178,10 @@ export function streamProperty(s: PropertySource, path: readonly string[]): Buff
     case 'route_name':
       return s.route === undefined ? undefined : str(s.route.route.name);
     case 'cluster_name':
-      return s.upstream === undefined ? undefined : str(s.upstream.name);
+      return clusterName(s);
     case 'xds':
       if (key === 'route_name') return s.route === undefined ? undefined : str(s.route.route.name);
-      if (key === 'cluster_name') return s.upstream === undefined ? undefined : str(s.upstream.name);
+      if (key === 'cluster_name') return clusterName(s);
       return undefined;
     case 'node':
       if (key === 'id') return str(s.nodeId);
@@ -190,6 +190,15 @@ export function streamProperty(s: PropertySource, path: readonly string[]): Buff
     default:
       return undefined;
   }
+}
+
+/**
+ * The upstream the stream goes to: once forwarded, the one it went to; before (the request-headers phase),
+ * the one of the route it matched, as Envoy answers from the route entry.
+ */
+function clusterName(s: PropertySource): Buffer | undefined {
+  const name = s.upstream?.name ?? s.route?.route.upstream;
+  return name === undefined ? undefined : str(name);
 }
 
 function headerBytes(map: HeaderMap): number {

@@ -3,11 +3,17 @@
 import { BufferType, LogLevel, WasmResult } from '../abi/constants.ts';
 import { copyOut, copyOutWith } from './output.ts';
 import type { VmHost } from './types.ts';
+import type { GuestMemory } from '../memory/codec.ts';
 import { wallClockNs } from './clock.ts';
 
 type HostFn = (...args: number[]) => number;
 
 const MAX_LOG_BYTES = 64 * 1024;
+
+/** A buffer read with nothing to copy: Ok with the out-params untouched, as cpp-host (they must still be in bounds). */
+function nothingToCopy(mem: GuestMemory, retPtrPtr: number, retSizePtr: number): WasmResult {
+  return mem.inBounds(retPtrPtr, 4) && mem.inBounds(retSizePtr, 4) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+}
 
 export function generalImports(host: VmHost): Record<string, HostFn> {
   const mem = host.memory;
@@ -28,20 +34,22 @@ export function generalImports(host: VmHost): Record<string, HostFn> {
     },
     proxy_get_buffer_bytes(type, start, maxSize, retPtrPtr, retSizePtr) {
       if (type >>> 0 > BufferType.CallData) return WasmResult.BadArgument;
+      // start + maxSize past the end reads to the end (SDKs ask for "everything" with a max of u32::MAX);
+      // as cpp-host, nothing to copy is Ok with the out-params left as the caller set them
       start >>>= 0;
       maxSize >>>= 0;
-      if (start + maxSize > 0xffffffff) return WasmResult.BadArgument;
       if (type === BufferType.HttpRequestBody || type === BufferType.HttpResponseBody) {
         const body = host.stream()?.body(type);
         if (body === undefined) return WasmResult.NotFound;
         // straight from the chunks into the guest: a buffered body is not joined first
         const size = start >= body.length ? 0 : Math.min(body.length - start, maxSize);
+        if (size === 0) return nothingToCopy(mem, retPtrPtr, retSizePtr);
         return copyOutWith(host, size, (dst) => body.copyTo(dst, start), retPtrPtr, retSizePtr);
       }
       const buf = host.buffer(type);
       if (buf === undefined) return WasmResult.NotFound;
-      const slice = start >= buf.length ? buf.subarray(0, 0) : buf.subarray(start, Math.min(buf.length, start + maxSize));
-      return copyOut(host, slice, retPtrPtr, retSizePtr);
+      if (start >= buf.length || maxSize === 0) return nothingToCopy(mem, retPtrPtr, retSizePtr);
+      return copyOut(host, buf.subarray(start, Math.min(buf.length, start + maxSize)), retPtrPtr, retSizePtr);
     },
     proxy_get_buffer_status(type, retLenPtr, retFlagsPtr) {
       if (type >>> 0 > BufferType.CallData) return WasmResult.BadArgument;
