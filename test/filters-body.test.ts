@@ -1,6 +1,6 @@
 // proxy-wasm bodies and failures through a real gateway: buffering and rewriting bodies with
 // get/set_buffer_bytes, the buffer limit (413/500), streaming when no filter reads bodies, and the fail
-// policy after a trap (fail closed 500 / fail open, and a fresh VM for later requests).
+// policy after a trap (fail closed 503 / fail open, and a fresh VM for later requests).
 // Fixtures: test/fixtures/wasm/{body,trap}.wat (each documents its behaviour at the top).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -196,7 +196,7 @@ test('with no body callbacks in the chain, bodies far over the buffer limit stre
   assert.equal(sha(down), sha(bigDownload));
 });
 
-test('fail closed: a trap in on_request_headers answers 500 without reaching the upstream; the next request gets a fresh VM', async () => {
+test('fail closed: a trap in on_request_headers answers 503 (wasm_fail_stream, as Envoy) without reaching the upstream; the next request gets a fresh VM', async () => {
   seen.length = 0;
   const r1 = await send(`${gw.url}/closed/1`);
   const r2 = await send(`${gw.url}/closed/2`);
@@ -205,7 +205,7 @@ test('fail closed: a trap in on_request_headers answers 500 without reaching the
   assert.equal(seen.length, 2);
 
   const trapped = await send(`${gw.url}/closed/trap`, { headers: { 'x-trap': '1' } });
-  assert.equal(trapped.status, 500);
+  assert.equal(trapped.status, 503);
   assert.equal(trapped.body, 'filter failed\n');
   assert.equal(trapped.headers['x-vm-requests'], undefined);
   assert.equal(seen.length, 2, 'the upstream never saw the failed request');
@@ -233,9 +233,9 @@ test('fail open: a trap lets the request through untouched; the next request get
   assert.equal(seen[2]!.headers['x-filtered'], 'yes');
 });
 
-test('a trap in on_response_headers: fail closed replaces the upstream response with a 500, fail open passes it', async () => {
+test('a trap in on_response_headers: fail closed replaces the upstream response with a 503, fail open passes it', async () => {
   const closed = await send(`${gw.url}/closed/resp?h=x-trap-resp:1&body=upstream-body`);
-  assert.equal(closed.status, 500);
+  assert.equal(closed.status, 503);
   assert.notEqual(closed.body, 'upstream-body');
   assert.equal(closed.headers['x-upstream'], undefined);
   const open = await send(`${gw.url}/open/resp?h=x-trap-resp:1&body=upstream-body`);
@@ -247,14 +247,14 @@ test('a trap in on_response_headers: fail closed replaces the upstream response 
   assert.equal((await send(`${gw.url}/open/next`)).headers['x-vm-requests'], '1');
 });
 
-test('traps among concurrent requests: each trapping request is answered 500, and the gateway keeps serving', async () => {
+test('traps among concurrent requests: each trapping request is answered 503 (filter failed), and the gateway keeps serving', async () => {
   const results = await Promise.all(
     Array.from({ length: 20 }, (_, i) => send(`${gw.url}/closed/c${i}`, { headers: i % 4 === 0 ? { 'x-trap': '1' } : {} })),
   );
   for (const [i, r] of results.entries()) {
-    // a stream in flight on a VM another stream broke is failed too (503, Envoy's wasm_fail_stream)
-    if (i % 4 === 0) assert.equal(r.status, 500, `request ${i}`);
-    else assert.ok(r.status === 200 || r.status === 503, `request ${i}: ${r.status}`);
+    // a stream in flight on a VM another stream broke is failed too (503 "filter unavailable")
+    if (i % 4 === 0) assert.deepEqual([r.status, r.body], [503, 'filter failed\n'], `request ${i}`);
+    else assert.ok(r.status === 200 || (r.status === 503 && r.body === 'filter unavailable\n'), `request ${i}: ${r.status} ${r.body}`);
   }
   const after = await send(`${gw.url}/closed/after`);
   assert.equal(after.status, 200);

@@ -325,7 +325,16 @@ describe('local replies (proxy_send_local_response)', () => {
     assert.equal(seen.length, 0);
   });
 
-  test('from on_request_headers of a POST: the body is not forwarded and the connection stays usable', async () => {
+  test('a HEAD answered locally: the filters get the reply head with end_of_stream and no body callback, as in Envoy', async () => {
+    const r = await send(`${gw.url}/chained/head`, { method: 'HEAD', headers: { 'x-reply-at': 'H' } });
+    assert.equal(r.status, 401);
+    assert.equal(r.body, '');
+    assert.equal(r.headers['x-eos-a'], '11', 'end_of_stream on the request headers and on the reply head');
+    const next = await send(`${gw.url}/chained/next`, { headers: { 'x-reply-at': 'H' } });
+    assert.match(String(next.headers['x-trace-a']), /CHhLDXCHh$/, 'no body callback for the HEAD reply');
+  });
+
+  test('from on_request_headers of a POST: the body is not forwarded and the next request is served', async () => {
     seen.length = 0;
     const r1 = await send(`${gw.url}/deny`, { method: 'POST', body: 'x'.repeat(10_000), headers: { 'x-reply-at': 'H' } });
     assert.equal(r1.status, 401);

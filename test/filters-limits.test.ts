@@ -6,7 +6,7 @@ import { fixture, startTestGateway, startUpstream } from './helpers/gateway.ts';
 import { loadFilterModule } from '../src/wasm/module.ts';
 
 
-test('a filter that grows past limits.memory_mb fails its request (500), and a fresh VM serves the next', async (t) => {
+test('a filter that grows past limits.memory_mb fails its request (503), and a fresh VM serves the next', async (t) => {
   const seen: string[] = [];
   const up = await startUpstream((req, res) => {
     seen.push(String(req.headers['x-memory-pages']));
@@ -28,7 +28,7 @@ test('a filter that grows past limits.memory_mb fails its request (500), and a f
     statuses.push(r.status);
   }
   // 1 page + 32 per request: 33, 65 pages fit in 5 MiB (80 pages); the third grow would reach 97 pages
-  assert.deepEqual(statuses, [200, 200, 500, 200]);
+  assert.deepEqual(statuses, [200, 200, 503, 200]);
   assert.deepEqual(seen, ['33', '65', '33'], 'the fourth request ran on a fresh VM');
 });
 

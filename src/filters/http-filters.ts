@@ -419,7 +419,9 @@ export class FilterRun {
     }
     ex.responseHeaders = new HeaderMap([':status', String(r.status)], localReplyHeaders(r.status, r.body.length, ex.requestId, r.headers));
     ex.responseTrailers = undefined;
-    const eos = r.body.length === 0;
+    // as Envoy's local replies: a HEAD request, a 204 or a 304 get the head alone (end_of_stream on the
+    // headers, no body callback); a HEAD's head keeps the length of the body it would have had
+    const eos = r.body.length === 0 || r.status === 204 || r.status === 304 || ex.requestHeaders.get(':method') === 'HEAD';
     this.startResponse(r.from + 1, eos);
     this.answered = false; // the reply's own response phases run
     this.runHeaders(RESP, 0);
@@ -656,10 +658,10 @@ export class FilterRun {
   }
 
   /**
-   * A filter failed: fail open skips it; fail closed answers 500 when the stream's own callback broke the
-   * VM (the filter failed on this request), 503 when the filter is unavailable to it (quarantined, no VM
-   * starts, or another stream's call broke the VM it shared, as Envoy's `wasm_fail_stream`); or resets
-   * when the response already started.
+   * A filter failed: fail open skips it; fail closed answers 503 as Envoy's `wasm_fail_stream` does, both
+   * when the stream's own callback broke the VM ("filter failed") and when the filter is unavailable to it
+   * (quarantined, no VM starts, or another stream's call broke the VM it shared: "filter unavailable"); or
+   * resets when the response already started.
    */
   private failed(kind: Kind, c: FilterContext): number {
     c.plugin.cost.failedStreams++;
@@ -668,8 +670,8 @@ export class FilterRun {
     this.end(kind);
     const own = c.vm !== undefined && c.vm.failedIn === c;
     this.reply({
-      status: own ? 500 : 503,
-      details: own ? 'wasm_filter_failed' : 'wasm_fail_stream',
+      status: 503,
+      details: 'wasm_fail_stream',
       body: Buffer.from(own ? 'filter failed\n' : 'filter unavailable\n'),
       headers: [],
       from: kind === REQ ? c.index : this.contexts.length - 1,

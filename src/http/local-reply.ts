@@ -25,7 +25,7 @@ export function localReplyHeaders(status: number, bodyLength: number, requestId:
     if (name === 'content-type') hasType = true;
     headers.push(name, extra[i + 1]!);
   }
-  if (!hasType && bodyLength > 0) headers.push('content-type', 'text/plain; charset=utf-8');
+  if (!hasType && bodyLength > 0) headers.push('content-type', 'text/plain');
   return headers;
 }
 

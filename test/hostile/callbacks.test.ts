@@ -17,7 +17,7 @@ const ACTIONS = {
 } as const;
 
 /** Stream callbacks and the status of the request that meets the failure there (fail closed). */
-const STREAM = { cc: 500, rh: 500, rb: 500, rt: 500, sh: 500, sb: 500, st: 'reset', lg: 200, dn: 200, dl: 200 } as const;
+const STREAM = { cc: 503, rh: 503, rb: 503, rt: 503, sh: 503, sb: 503, st: 'reset', lg: 200, dn: 200, dl: 200 } as const;
 
 function get(url: string, method = 'GET', body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
@@ -104,7 +104,7 @@ for (const [how, cause] of Object.entries(ACTIONS)) {
         } else {
           const r = await get(`${gw.url}/${code}`, code === 'rb' ? 'POST' : 'GET', code === 'rb' ? 'hello' : undefined);
           outcomes[code] = r.status;
-          if (r.status === 500) assert.equal(r.body, 'filter failed\n', code);
+          if (r.status === 503) assert.equal(r.body, 'filter failed\n', code);
         }
       }),
     );

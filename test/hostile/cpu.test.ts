@@ -98,7 +98,7 @@ test('a filter that keeps failing is quarantined: its policy applies without cal
     await up.close();
   });
   // three traps in the window quarantine the filter
-  for (let i = 0; i < 3; i++) assert.equal(await attempt(`${gw.url}/r`, { 'x-recurse': '1' }), 500);
+  for (let i = 0; i < 3; i++) assert.equal(await attempt(`${gw.url}/r`, { 'x-recurse': '1' }), 503);
   const text = await (await fetch(`${gw.adminUrl}/stats/prometheus`)).text();
   assert.match(text, /^wasmgate_filter_quarantined\{filter="hostile"\} 1$/m);
   assert.match(text, /^wasmgate_filter_quarantines_total\{filter="hostile"\} 1$/m);
@@ -128,7 +128,7 @@ test('fail_open per class: open on a trap, closed on a spent CPU budget', async 
     await up.close();
   });
   assert.equal(await attempt(`${gw.url}/r`, { 'x-recurse': '1' }), 200, 'a trap fails open');
-  assert.equal(await attempt(`${gw.url}/l`, { 'x-loop': '1' }), 500, 'a spent CPU budget fails closed');
+  assert.equal(await attempt(`${gw.url}/l`, { 'x-loop': '1' }), 503, 'a spent CPU budget fails closed');
   assert.equal(await attempt(`${gw.url}/ok`, {}), 200);
 });
 
