@@ -4,6 +4,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { request } from 'undici';
 import { startUpstream, startTestGateway, rawRequest, type TestGateway, type TestUpstream } from './helpers/gateway.ts';
 
@@ -68,6 +69,11 @@ async function send(url: string, options: Parameters<typeof request>[1] = {}) {
 }
 
 /** Waits until the gateway's /stats shows `n` requests in flight (bounded). */
+async function clientErrors(gw: TestGateway): Promise<number> {
+  const stats = (await (await fetch(`${gw.adminUrl}/stats`)).json()) as { downstream: { client_errors: number } };
+  return stats.downstream.client_errors;
+}
+
 async function waitActive(gw: TestGateway, n: number): Promise<void> {
   const deadline = Date.now() + 3000;
   for (;;) {
@@ -342,6 +348,47 @@ describe('local replies (proxy_send_local_response)', () => {
     assert.equal(r2.status, 200);
     assert.equal(seen.length, 1);
     assert.equal(seen[0]!.body, 'small');
+  });
+
+  test('a reply before the request body arrived: connection: close, the rest of the body read and dropped, no reset', async () => {
+    const before = await clientErrors(gw);
+    const sock = net.connect(gw.port, '127.0.0.1');
+    let received = '';
+    let reset = false;
+    const ended = new Promise<void>((resolve) => {
+      sock.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      sock.on('error', () => (reset = true));
+      sock.on('close', () => resolve());
+    });
+    sock.write('POST /deny HTTP/1.1\r\nHost: gw\r\nContent-Length: 3000000\r\nx-reply-at: H\r\n\r\n');
+    const chunk = Buffer.alloc(64 * 1024, 97);
+    // the client goes on sending after the reply came, as a client uploading a big file does
+    for (let sent = 0; sent < 3_000_000; sent += chunk.length) {
+      if (!sock.write(sent + chunk.length > 3_000_000 ? chunk.subarray(0, 3_000_000 - sent) : chunk)) await new Promise((r) => sock.once('drain', r));
+    }
+    await ended;
+    assert.equal(reset, false, 'the client saw no reset');
+    assert.match(received, /^HTTP\/1\.1 401 /);
+    assert.match(received, /\r\nconnection: close\r\n/i);
+    assert.ok(received.endsWith('denied\n'), 'the whole reply, then the server closed');
+    assert.equal(await clientErrors(gw), before, 'not counted as a malformed request');
+  });
+
+  test('a client that closes its side in the middle of the body gets nothing written and is no client error', async () => {
+    const before = await clientErrors(gw);
+    const sock = net.connect(gw.port, '127.0.0.1');
+    let received = '';
+    const closed = new Promise<void>((resolve) => {
+      sock.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      sock.on('error', () => {});
+      sock.on('close', () => resolve());
+    });
+    sock.write('POST /half HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+    await sleep(100);
+    sock.end(); // FIN, the chunked body unfinished
+    await closed;
+    assert.equal(received, '', 'no 400 written to a client that left');
+    assert.equal(await clientErrors(gw), before);
   });
 
   test('from on_request_body after buffering the whole body: the upstream never sees the request', async () => {

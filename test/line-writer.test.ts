@@ -23,6 +23,21 @@ test('every line arrives whole and in order', async () => {
   lines.forEach((l, i) => assert.equal((JSON.parse(l) as { n: number }).n, i));
 });
 
+test('a file opened without O_APPEND (`> file`): lines from another writer of the same fd are not overwritten', () => {
+  const file = join(fs.mkdtempSync(join(tmpdir(), 'wasmgate-lw-')), 'out.log');
+  const fd = fs.openSync(file, 'w'); // as the shell's `>`: one offset, no O_APPEND
+  const w = new LineWriter(fd);
+  for (let i = 0; i < 50; i++) {
+    w.write(`access ${i}\n`);
+    w.flush();
+    fs.writeSync(fd, `event ${i}\n`); // the event log writes to the same fd
+  }
+  w.flushSync();
+  fs.closeSync(fd);
+  const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+  assert.deepEqual(lines, Array.from({ length: 50 }, (_, i) => [`access ${i}`, `event ${i}`]).flat());
+});
+
 test('a stalled pipe never blocks the writer: lines queue up to the limit, then are dropped', (t) => {
   const dir = fs.mkdtempSync(join(tmpdir(), 'wasmgate-lw-'));
   const fifo = join(dir, 'pipe');

@@ -4,6 +4,7 @@
 // per-request header objects). Bodies stream both ways with backpressure.
 import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { HeaderMap, appendFlat, latin1, rawPairs, removeFlat } from './header-map.ts';
 import { readRequestHead } from './request-head.ts';
@@ -98,6 +99,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     const head = readRequestHead(req, this.requestHeaders, plane.via);
     const { method, path, authority } = head;
     this.requestId = head.requestId;
+    this.bodyKind = head.body;
     if (head.invalid) {
       this.res.shouldKeepAlive = false;
       this.localReply(400, LocalReplyBodies[400]);
@@ -110,7 +112,6 @@ export class ProxyStream implements ForwardHandler, Exchange {
     if (chain !== undefined) {
       // the chain is the one of the route the request matched as it arrived; routing is decided again
       // once the request-headers phase is over, with the headers as the filters left them
-      this.bodyKind = head.body;
       this.run = new FilterRun(this, chain);
       this.run.requestHeaders(head.body === 'none');
       return;
@@ -397,6 +398,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     const h = this.responseHeaders!;
     const status = parseStatus(h.get(':status'));
     if (this.plane.draining) this.res.shouldKeepAlive = false;
+    if (this.responseDetails !== 'via_upstream') this.closeIfRequestUnread();
     try {
       if (!Number.isInteger(status) || status < 200 || status > 999) throw new Error(`bad :status ${h.get(':status')}`);
       this.res.writeHead(status, h.list);
@@ -426,6 +428,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
       return;
     }
     if (this.plane.draining) this.res.shouldKeepAlive = false;
+    this.closeIfRequestUnread();
     this.status = status;
     this.bytesOut += sendLocalReply(this.res, status, body, this.requestId, headers);
     this.finish();
@@ -588,9 +591,22 @@ export class ProxyStream implements ForwardHandler, Exchange {
       return;
     }
     if (this.plane.draining) this.res.shouldKeepAlive = false;
+    this.closeIfRequestUnread();
     this.status = status;
     this.bytesOut += sendLocalReply(this.res, status, body, this.requestId, headers);
     this.finish();
+  }
+
+  /**
+   * A reply that answers a request whose body has not arrived whole ends the connection, as Envoy and
+   * nginx do: `connection: close`, and a lingering close (see lingeringClose) so that the rest of the body
+   * the client is still sending is read and dropped instead of being answered with a reset.
+   */
+  private closeIfRequestUnread(): void {
+    // (a request without a body is complete once its head is read, before Node marks it so)
+    if (this.bodyKind === 'none' || this.req.complete) return;
+    this.res.shouldKeepAlive = false;
+    (this.req.socket as Socket).destroySoon = lingeringClose;
   }
 
   /** The downstream response closed: when that happens before the end, the client went away. */
@@ -619,6 +635,25 @@ export class ProxyStream implements ForwardHandler, Exchange {
   }
 }
 
+
+/** How long a connection closed after an early reply goes on reading what the client still sends. */
+const LINGER_MS = 2000;
+
+/**
+ * Replaces Node's `socket.destroySoon()` (called once a `connection: close` response is written) on the
+ * connection of a reply sent before its request body arrived: closing a socket with unread bytes makes
+ * the kernel send a reset, which can destroy the reply before the client reads it. So the reply is
+ * followed by a FIN, what the client still sends is read and dropped, and the socket is closed when the
+ * client closes its side or after LINGER_MS.
+ */
+function lingeringClose(this: Socket): void {
+  if (this.writable) this.end();
+  const timer = setTimeout(() => this.destroy(), LINGER_MS);
+  timer.unref();
+  this.once('close', () => clearTimeout(timer));
+  this.once('end', () => this.destroy());
+  this.resume();
+}
 
 function pairsOf(list: readonly string[]): Array<[string, string]> {
   const out: Array<[string, string]> = [];

@@ -48,7 +48,9 @@ export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPl
   });
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable || (err.code === 'ECONNRESET')) {
+    // the client reset the connection, or closed its side in the middle of a request (a client that went
+    // away, not a malformed request): nothing to answer, nothing to count as a client error
+    if (!socket.writable || err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE') {
       socket.destroy();
       return;
     }

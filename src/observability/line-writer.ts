@@ -2,8 +2,9 @@
 // bytes, so that writes from several worker threads to one stdout pipe never tear a line, and so that
 // one write() serves many requests.
 //
-// Writes are synchronous but never block: the writer opens its own file description of the output
-// (/proc/self/fd/N) with O_NONBLOCK (and O_APPEND, for files), which leaves fd N itself untouched. When
+// Writes are synchronous but never block: for a pipe or a terminal the writer opens its own file
+// description of the output (/proc/self/fd/N) with O_NONBLOCK, which leaves fd N itself untouched; a
+// regular file is written through fd N, sharing its offset with the other writers of that fd. When
 // the reader of a pipe falls behind, a write fails with EAGAIN and the chunk stays queued; past
 // `maxQueuedBytes` new lines are dropped and counted, so a stalled log reader can neither stall the
 // worker nor grow its memory. Where /proc is not available it falls back to asynchronous fs.write
@@ -34,7 +35,11 @@ export class LineWriter {
     this.maxQueuedBytes = options.maxQueuedBytes ?? 4 * 1024 * 1024;
     let syncFd = -1;
     try {
-      syncFd = fs.openSync(`/proc/self/fd/${fd}`, O_WRONLY | O_NONBLOCK | O_APPEND);
+      // a regular file is written through fd itself: its own description would have an offset of its own,
+      // and when the shell opened the file without O_APPEND (`> file`), the other writers of fd (the
+      // gateway's event log) and this one would write over each other's lines. Writes to a file never
+      // wait on a reader.
+      syncFd = fs.fstatSync(fd).isFile() ? fd : fs.openSync(`/proc/self/fd/${fd}`, O_WRONLY | O_NONBLOCK | O_APPEND);
     } catch {
       // no /proc, or a socket: asynchronous writes
     }
