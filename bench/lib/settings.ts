@@ -38,7 +38,8 @@ export function readSettings(env: NodeJS.ProcessEnv): { settings: Settings; note
     warmup: intEnv(env, 'WARMUP', 1, 0),
     connections: intEnv(env, 'CONNECTIONS', 50, 1),
     pipelining: intEnv(env, 'PIPELINING', 1, 1),
-    prime: intEnv(env, 'PRIME', 2, 0),
+    // a freshly started proxy (any of them) needs ~5 s of load before its CPU per request settles
+    prime: intEnv(env, 'PRIME', quick ? 2 : 4, 0),
     restart: (env.RESTART ?? '1') !== '0',
     quick,
     setups,
