@@ -212,6 +212,7 @@ test('properties: request, source, plugin and route attributes; set then get; un
   assert.equal(h['x-p-root-id'], 'props-root');
   assert.equal(h['x-p-route'], 'props-route');
   assert.equal(h['x-p-cluster'], 'main', "cluster_name in on_request_headers: the route's upstream, as Envoy");
+  assert.match(String(h['x-p-first']), /^:(method|scheme|authority|path)$/, 'the request.headers map lists the pseudo-headers, as Envoy');
   assert.equal(h['x-p-unknown'], '!1', 'unknown property: NotFound');
   assert.equal(h['x-p-code'], '!1', 'response.code does not exist before the response');
   assert.equal(h['x-p-set'], '0', 'proxy_set_property in a stream: Ok');

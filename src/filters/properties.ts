@@ -34,9 +34,14 @@ function int64(n: number | bigint): Buffer {
 }
 const bool = (v: boolean): Buffer => Buffer.from([v ? 1 : 0]);
 
-/** The map of a header map's regular headers, repeated values comma-joined (as Envoy's attribute does). */
+/**
+ * The map of a header map as Envoy's attribute has it: the pseudo-headers first (Envoy's header maps
+ * list :authority, :path, :method, :scheme, :status among their entries), then the regular headers,
+ * repeated values comma-joined.
+ */
 function headerMapValue(map: HeaderMap): Buffer {
   const joined = new Map<string, string>();
+  for (let i = 0; i < map.pseudo.length; i += 2) joined.set(map.pseudo[i]!, map.pseudo[i + 1]!);
   for (let i = 0; i < map.list.length; i += 2) {
     const k = map.list[i]!;
     const prev = joined.get(k);
