@@ -651,7 +651,9 @@ function lingeringClose(this: Socket): void {
   const timer = setTimeout(() => this.destroy(), LINGER_MS);
   timer.unref();
   this.once('close', () => clearTimeout(timer));
-  this.once('end', () => this.destroy());
+  // the client closed its side: nothing more to read; close once the reply has left (a reply still
+  // queued in the socket would be lost to an early destroy)
+  this.once('end', () => (this.writableFinished ? this.destroy() : this.once('finish', () => this.destroy())));
   this.resume();
 }
 
