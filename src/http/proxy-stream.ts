@@ -427,11 +427,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
       this.reset('reply after the response started');
       return;
     }
-    if (this.plane.draining) this.res.shouldKeepAlive = false;
-    this.closeIfRequestUnread();
-    this.status = status;
-    this.bytesOut += sendLocalReply(this.res, status, body, this.requestId, headers);
-    this.finish();
+    this.sendReply(status, body, headers);
   }
 
   reset(reason: string): void {
@@ -590,6 +586,11 @@ export class ProxyStream implements ForwardHandler, Exchange {
       this.run.gatewayReply(status, body, headers ?? [], details);
       return;
     }
+    this.sendReply(status, body, headers);
+  }
+
+  /** Writes a whole reply of the gateway's or a filter's straight to the client, and ends the stream. */
+  private sendReply(status: number, body: string | Buffer, headers: readonly string[] | undefined): void {
     if (this.plane.draining) this.res.shouldKeepAlive = false;
     this.closeIfRequestUnread();
     this.status = status;

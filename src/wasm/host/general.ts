@@ -1,19 +1,13 @@
 // env host functions available in every phase: logging, time, buffers (configuration, and the body of
 // the stream in a stream context) and properties. One thin function per import (see types.ts for the rules).
 import { BufferType, LogLevel, WasmResult } from '../abi/constants.ts';
-import { copyOut, copyOutWith } from './output.ts';
+import { copyNothing, copyOut, copyOutWith } from './output.ts';
 import type { VmHost } from './types.ts';
-import type { GuestMemory } from '../memory/codec.ts';
 import { wallClockNs } from './clock.ts';
 
 type HostFn = (...args: number[]) => number;
 
 const MAX_LOG_BYTES = 64 * 1024;
-
-/** A buffer read with nothing to copy: Ok with the out-params untouched, as cpp-host (they must still be in bounds). */
-function nothingToCopy(mem: GuestMemory, retPtrPtr: number, retSizePtr: number): WasmResult {
-  return mem.inBounds(retPtrPtr, 4) && mem.inBounds(retSizePtr, 4) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
-}
 
 export function generalImports(host: VmHost): Record<string, HostFn> {
   const mem = host.memory;
@@ -43,12 +37,12 @@ export function generalImports(host: VmHost): Record<string, HostFn> {
         if (body === undefined) return WasmResult.NotFound;
         // straight from the chunks into the guest: a buffered body is not joined first
         const size = start >= body.length ? 0 : Math.min(body.length - start, maxSize);
-        if (size === 0) return nothingToCopy(mem, retPtrPtr, retSizePtr);
+        if (size === 0) return copyNothing(host, retPtrPtr, retSizePtr);
         return copyOutWith(host, size, (dst) => body.copyTo(dst, start), retPtrPtr, retSizePtr);
       }
       const buf = host.buffer(type);
       if (buf === undefined) return WasmResult.NotFound;
-      if (start >= buf.length || maxSize === 0) return nothingToCopy(mem, retPtrPtr, retSizePtr);
+      if (start >= buf.length || maxSize === 0) return copyNothing(host, retPtrPtr, retSizePtr);
       return copyOut(host, buf.subarray(start, Math.min(buf.length, start + maxSize)), retPtrPtr, retSizePtr);
     },
     proxy_get_buffer_status(type, retLenPtr, retFlagsPtr) {
