@@ -2,6 +2,7 @@
 // latency, failures by cause, live VMs and their memory — in /stats and /stats/prometheus, with no
 // help from the filters.
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { fixture, startTestGateway, startUpstream } from './helpers/gateway.ts';
 
@@ -15,6 +16,9 @@ test('every filter’s calls, time, outbound calls, failures, VMs and memory are
       { name: 'trace', wasm: fixture('http-trace') },
       { name: 'trap', wasm: fixture('trap'), fail_open: true },
       { name: 'caller', wasm: fixture('http-call'), config: 'auth' },
+      // four calls per stream (create, request headers, response headers, delete): a period that divides
+      // the sampling rate
+      { name: 'headers', wasm: fileURLToPath(new URL('../filters/add-headers.wasm', import.meta.url)), config: { response: { add: { 'x-a': '1' } } } },
     ],
   });
   t.after(async () => {
@@ -42,6 +46,13 @@ test('every filter’s calls, time, outbound calls, failures, VMs and memory are
   // a sampled histogram: counts come in multiples of the sampling rate, and time was spent
   assert.ok(value(/^wasmgate_filter_phase_seconds_count\{filter="trace",phase="request"\} (\d+)$/m) > 0);
   assert.ok(value(/^wasmgate_filter_phase_seconds_sum\{filter="trace",phase="request"\} ([\d.e-]+)$/m) > 0);
+  // each callback is sampled one in 16 of its own calls: every phase is timed, whatever the pattern
+  // of calls per stream (a stream's calls always come in the same order)
+  for (const filter of ['trace', 'headers']) {
+    for (const phase of ['request', 'response', 'log']) {
+      assert.ok(value(new RegExp(`^wasmgate_filter_phase_seconds_count\\{filter="${filter}",phase="${phase}"\\} (\\d+)$`, 'm')) >= 32, `${filter} ${phase}`);
+    }
+  }
   assert.equal(value(/^wasmgate_filter_failures_total\{filter="trap",cause="unreachable"\} (\d+)$/m), 1);
   assert.equal(value(/^wasmgate_filter_failed_streams_total\{filter="trap"\} (\d+)$/m), 1);
   assert.equal(value(/^wasmgate_filter_vm_restarts_total\{filter="trap"\} (\d+)$/m), 1);

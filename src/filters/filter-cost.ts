@@ -91,8 +91,8 @@ export class FilterCost {
   quarantines = 0;
 
   /** One call of callback `cb` that took `ms` milliseconds, standing for `weight` calls in the time histograms. */
+  /** A timed call (already counted in `calls`). */
   record(cb: number, ms: number, weight: number): void {
-    this.calls[cb]!++;
     const s = ms / 1000;
     const phase = PHASE_OF[cb]!;
     this.phaseSum[phase]! += s * weight;
