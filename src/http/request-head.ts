@@ -1,10 +1,10 @@
 // The downstream request head as the gateway forwards it and filters see it: lower-case pairs without
 // hop-by-hop headers, pseudo-headers in front, request id, X-Forwarded-* and Via added.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { HeaderMap } from './header-map.ts';
 import { removeFlat } from './header-map.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
+import { newRequestId } from './request-id.ts';
 
 export interface RequestHead {
   readonly method: string;
@@ -61,7 +61,7 @@ export function readRequestHead(req: IncomingMessage, headers: HeaderMap, via: s
   headers.pseudo.push(':method', method, ':scheme', 'http', ':authority', authority, ':path', path);
 
   if (requestId === undefined) {
-    requestId = randomUUID();
+    requestId = newRequestId();
     list.push('x-request-id', requestId);
   }
   const remote = req.socket.remoteAddress;

@@ -2,7 +2,6 @@
 // and a graceful drain for shutdown.
 import http, { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import type { ResolvedServer } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPlane } from './data-plane.ts';
@@ -10,6 +9,7 @@ import { ErrorCodes, type ErrorCode } from '../errors.ts';
 import { ProxyStream } from './proxy-stream.ts';
 import { sendRawReply } from './local-reply.ts';
 import { createUpgradeHandler } from './upgrade.ts';
+import { newRequestId } from './request-id.ts';
 
 export interface GatewayServer {
   readonly server: http.Server;
@@ -55,7 +55,7 @@ export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPl
       return;
     }
     const [status, code] = CLIENT_ERRORS[err.code ?? ''] ?? BAD_REQUEST;
-    const requestId = randomUUID();
+    const requestId = newRequestId();
     getPlane().stats.clientErrors++;
     log.info({ reqId: requestId, status, code, reason: err.code }, 'rejected request');
     sendRawReply(socket, status, `${STATUS_CODES[status]!.toLowerCase()}\n`, requestId);
