@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LineWriter, jsonString } from '../src/observability/line-writer.ts';
+import { LineWriter, jsonStringMax, putJsonString, putMillis, putUint } from '../src/observability/line-writer.ts';
 import { AccessLog } from '../src/observability/access-log.ts';
 
 test('every line arrives whole and in order', async () => {
@@ -62,8 +62,17 @@ test('a stalled pipe never blocks the writer: lines queue up to the limit, then 
   lines.forEach((l, i) => assert.equal((JSON.parse(l) as { n: number }).n, i));
 });
 
-test('jsonString escapes what JSON needs and keeps plain text as is', () => {
-  for (const s of ['plain', 'quo"te', 'back\\slash', 'new\nline', 'ünïcode', '\u0000', '']) assert.equal(JSON.parse(jsonString(s)), s);
+test('JSON pieces written as bytes: strings escaped as JSON needs (within their bound), numbers as JSON has them', () => {
+  const b = Buffer.alloc(1024);
+  for (const s of ['plain', 'quo"te', 'back\\slash', 'new\nline', 'ünïcode', '\u0000', '', '\u007f', 'pair \ud83d\ude00', 'lone \ud800']) {
+    const end = putJsonString(b, 3, s);
+    assert.ok(end - 3 <= jsonStringMax(s), s);
+    assert.equal(JSON.parse(b.toString('utf8', 3, end)), s);
+  }
+  for (const n of [0, 7, 10, 99, 200, 65536, 1e10 + 3, Number.MAX_SAFE_INTEGER]) assert.equal(b.toString('latin1', 0, putUint(b, 0, n)), String(n));
+  for (const [ms, text] of [[0, '0.000'], [0.0004, '0.000'], [0.0005, '0.001'], [12.3456, '12.346'], [1.05, '1.050'], [999.9999, '1000.000']] as const) {
+    assert.equal(b.toString('latin1', 0, putMillis(b, 0, ms)), text);
+  }
 });
 
 test('access log: lines come out whole and in order across batches, the last ones within a flush interval', async () => {
@@ -72,7 +81,7 @@ test('access log: lines come out whole and in order across batches, the last one
   const log = new AccessLog(new LineWriter(fd, { flushIntervalMs: 50 }), 3);
   const entry = (i: number) => ({
     requestId: i === 7 ? 'odd "id"' : `id-${i}`,
-    req: { method: 'GET', url: `/p?i=${i}&x=ü` },
+    req: { method: 'GET', url: i === 11 ? `/long/${'y'.repeat(6000)}` : `/p?i=${i}&x=ü` },
     route: i % 2 === 0 ? { name: 'default' } : undefined,
     upstream: i % 2 === 0 ? { name: 'app' } : undefined,
     bytesIn: i,
@@ -87,7 +96,7 @@ test('access log: lines come out whole and in order across batches, the last one
   assert.equal(lines.length, 150);
   lines.forEach((l, i) => {
     assert.equal(l.reqId, i === 7 ? 'odd "id"' : `id-${i}`);
-    assert.equal(l.path, `/p?i=${i}&x=ü`);
+    assert.equal(l.path, i === 11 ? `/long/${'y'.repeat(6000)}` : `/p?i=${i}&x=ü`);
     assert.equal(l.status, 200 + (i % 3));
     assert.equal(l.bytesIn, i);
     assert.equal(l.bytesOut, 1e10 + i);

@@ -19,9 +19,16 @@ export class LineWriter {
   /** Own non-blocking description of the output, or -1 to write asynchronously to `fd`. */
   private readonly syncFd: number;
   private readonly maxQueuedBytes: number;
-  /** Chunks waiting to be written, each at most PIPE_BUF bytes of whole lines. */
-  private readonly chunks: string[] = [];
-  private current = '';
+  /** The chunk being filled: lines are written into `buf` at `pos` (see reserve). */
+  buf: Buffer = Buffer.allocUnsafeSlow(PIPE_BUF);
+  pos = 0;
+  /** Full chunks waiting to be written (each at most PIPE_BUF bytes of whole lines, but for one long line), with their lengths and the bytes of them already written. */
+  private readonly chunks: Buffer[] = [];
+  private readonly lengths: number[] = [];
+  private done = 0;
+  /** Written chunks, kept for reuse: a writer that keeps up allocates no buffer. */
+  private readonly spare: Buffer[] = [];
+  /** Bytes in `chunks`, not yet written. */
   private queued = 0;
   private writing = false;
   private retry: NodeJS.Timeout | undefined;
@@ -47,19 +54,33 @@ export class LineWriter {
     setInterval(() => this.flush(), options.flushIntervalMs ?? 200).unref();
   }
 
+  /**
+   * Makes room for a line of at most `max` bytes in `buf` at `pos`: the caller writes it there and moves
+   * `pos` to its end. False when the queue is full: the line is dropped (and counted).
+   */
+  reserve(max: number): boolean {
+    if (this.queued + this.pos + max > this.maxQueuedBytes) {
+      this.dropped++;
+      return false;
+    }
+    if (this.pos + max > PIPE_BUF) {
+      if (this.pos > 0) {
+        this.chunks.push(this.buf);
+        this.lengths.push(this.pos);
+        this.queued += this.pos;
+        this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(PIPE_BUF);
+        this.pos = 0;
+        this.drain();
+      }
+      // a line longer than a chunk gets a chunk of its own
+      if (max > this.buf.length) this.buf = Buffer.allocUnsafeSlow(max);
+    }
+    return true;
+  }
+
   /** Queues one line (which must end with "\n"). */
   write(line: string): void {
-    if (this.queued + line.length > this.maxQueuedBytes) {
-      this.dropped++;
-      return;
-    }
-    if (this.current.length + line.length > PIPE_BUF && this.current !== '') {
-      this.chunks.push(this.current);
-      this.current = '';
-      this.drain();
-    }
-    this.current += line;
-    this.queued += line.length;
+    if (this.reserve(Buffer.byteLength(line))) this.pos += this.buf.write(line, this.pos, 'utf8');
   }
 
   /** Registers a holder of lines that must be written before each flush. */
@@ -70,9 +91,12 @@ export class LineWriter {
   /** Writes whatever is queued, as far as the output takes it now. */
   flush(): void {
     for (const source of this.sources) source();
-    if (this.current !== '') {
-      this.chunks.push(this.current);
-      this.current = '';
+    if (this.pos > 0) {
+      this.chunks.push(this.buf);
+      this.lengths.push(this.pos);
+      this.queued += this.pos;
+      this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(PIPE_BUF);
+      this.pos = 0;
     }
     this.drain();
   }
@@ -80,23 +104,31 @@ export class LineWriter {
   /** Writes everything now, waiting for the output if it must (at exit). */
   flushSync(): void {
     this.flush();
-    for (const c of this.chunks.splice(0)) {
+    while (this.chunks.length > 0) {
       try {
-        fs.writeSync(this.fd, c);
+        fs.writeSync(this.fd, this.chunks[0]!, this.done, this.lengths[0]! - this.done);
       } catch {
         this.dropped++;
       }
+      this.written();
     }
-    this.queued = 0;
+  }
+
+  /** The first chunk is written (or given up): its buffer is kept for reuse. */
+  private written(): void {
+    const chunk = this.chunks.shift()!;
+    this.queued -= this.lengths.shift()!;
+    this.done = 0;
+    if (chunk.length === PIPE_BUF && this.spare.length < 4) this.spare.push(chunk);
   }
 
   private drain(): void {
     if (this.syncFd === -1) return this.drainAsync();
     while (this.chunks.length > 0) {
-      const chunk = this.chunks[0]!;
-      let written: number;
+      const length = this.lengths[0]!;
+      let n: number;
       try {
-        written = fs.writeSync(this.syncFd, chunk);
+        n = fs.writeSync(this.syncFd, this.chunks[0]!, this.done, length - this.done);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
           // the reader is behind: try again shortly
@@ -105,34 +137,83 @@ export class LineWriter {
             this.drain();
           }, 20).unref();
         } else {
-          this.chunks.shift();
-          this.queued -= chunk.length;
+          this.written();
           this.dropped++;
         }
         return;
       }
-      if (written < Buffer.byteLength(chunk)) {
-        // only possible for a chunk over PIPE_BUF (one very long line): keep the rest
-        this.chunks[0] = Buffer.from(chunk).subarray(written).toString();
-        continue;
-      }
-      this.chunks.shift();
-      this.queued -= chunk.length;
+      // short only for a chunk over PIPE_BUF (one very long line): the rest goes next
+      this.done += n;
+      if (this.done >= length) this.written();
     }
   }
 
   private drainAsync(): void {
-    if (this.writing) return;
-    const chunk = this.chunks.shift();
-    if (chunk === undefined) return;
+    if (this.writing || this.chunks.length === 0) return;
     this.writing = true;
-    fs.write(this.fd, chunk, (err) => {
+    fs.write(this.fd, this.chunks[0]!, 0, this.lengths[0]!, null, (err) => {
       this.writing = false;
-      this.queued -= chunk.length;
       if (err !== null) this.dropped++;
+      this.written();
       this.drainAsync();
     });
   }
+}
+
+// ---- writing a JSON line into a chunk (see LineWriter.reserve): each returns the position after it ----
+
+/** Bytes a JSON string literal of `s` can take at most (every unit escaped as \u00XX, and the quotes). */
+export const jsonStringMax = (s: string): number => 6 * s.length + 2;
+
+/** Characters that are ASCII and need no escaping in a JSON string. */
+const plain = (c: number): boolean => c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c;
+
+/** `s`, known to be printable ASCII (names the schema validated, HTTP methods, constants), as is. */
+export function putAscii(b: Buffer, p: number, s: string): number {
+  for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+  return p;
+}
+
+/** `s` as a JSON string literal: copied as is when it is plain ASCII (the common case), else escaped. */
+export function putJsonString(b: Buffer, p: number, s: string): number {
+  const start = p;
+  b[p++] = 0x22;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!plain(c)) return start + b.write(JSON.stringify(s), start, 'utf8');
+    b[p++] = c;
+  }
+  b[p++] = 0x22;
+  return p;
+}
+
+/** A non-negative integer in decimal (bytes counts, statuses). */
+export function putUint(b: Buffer, p: number, n: number): number {
+  if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER)) return putAscii(b, p, String(Math.trunc(n) || 0));
+  n = Math.floor(n);
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  let q = p + digits;
+  do {
+    const d = n % 10;
+    b[--q] = 48 + d;
+    n = (n - d) / 10;
+  } while (n > 0);
+  return p + digits;
+}
+
+/** Milliseconds with three decimals ("12.034"), from integers: formatting a fraction is slow. */
+export function putMillis(b: Buffer, p: number, ms: number): number {
+  const us = Math.round(ms * 1000);
+  if (!(us >= 0 && us < 1e15)) return putAscii(b, p, '0');
+  const whole = Math.floor(us / 1000);
+  const frac = us - whole * 1000;
+  p = putUint(b, p, whole);
+  b[p++] = 0x2e;
+  b[p++] = 48 + Math.floor(frac / 100);
+  b[p++] = 48 + (Math.floor(frac / 10) % 10);
+  b[p++] = 48 + (frac % 10);
+  return p;
 }
 
 let lastMs = 0;
@@ -145,11 +226,4 @@ export function isoTime(ms: number): string {
     lastIso = new Date(ms).toISOString();
   }
   return lastIso;
-}
-
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
-
-/** A JSON string literal, quick for the common case of plain ASCII. */
-export function jsonString(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
