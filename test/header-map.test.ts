@@ -2,7 +2,7 @@
 // duplicates kept; and each route's filter chain as the router resolves it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeaderMap } from '../src/http/header-map.ts';
+import { HeaderMap, headerName, rawPairs } from '../src/http/header-map.ts';
 import { Router } from '../src/http/router.ts';
 import { resolveConfigObject } from '../src/config/load.ts';
 
@@ -54,4 +54,13 @@ test("a route's filter chain: its own list, [] for none, the top-level chain whe
     ['none', []],
     ['default', ['auth', 'headers']],
   ]);
+});
+
+test('raw header names come out in lower case, common ones and others, whatever their case', () => {
+  const cases = ['Content-Type', 'CONTENT-LENGTH', 'date', 'Set-Cookie', 'X-Request-Id', 'Content-Typf', 'X-Custom-1', 'a', 'Strict-Transport-Security', "x-!#$%&'*+.^_`|~", 'Keep-Alivf'];
+  for (const name of cases) {
+    assert.equal(headerName(Buffer.from(name, 'latin1')), name.toLowerCase(), name);
+    assert.equal(headerName(name), name.toLowerCase(), name);
+  }
+  assert.deepEqual(rawPairs([Buffer.from('ETag'), Buffer.from('"x"'), Buffer.from('X-Trailer'), Buffer.from('V')]), ['etag', '"x"', 'x-trailer', 'V']);
 });

@@ -90,9 +90,37 @@ export class HeaderMap {
 /** A raw header name or value as undici and Node hand it over (bytes as latin1). */
 export const latin1 = (v: Buffer | string): string => (typeof v === 'string' ? v : v.toString('latin1'));
 
+// Header names a response (or trailers) commonly has, by length: a raw name that is one of them, in any
+// case, gets the one lower-case string kept here instead of two new ones (decoded, then lower-cased).
+const COMMON_NAMES = [
+  'age', 'via', 'date', 'etag', 'vary', 'server', 'expires', 'location', 'set-cookie', 'keep-alive', 'connection',
+  'content-type', 'x-request-id', 'x-powered-by', 'grpc-status', 'grpc-message', 'cache-control', 'last-modified',
+  'accept-ranges', 'content-length', 'content-encoding', 'transfer-encoding', 'x-frame-options', 'content-disposition',
+  'x-content-type-options', 'strict-transport-security', 'access-control-allow-origin',
+];
+const NAMES_BY_LENGTH: string[][] = [];
+for (const n of COMMON_NAMES) (NAMES_BY_LENGTH[n.length] ??= []).push(n);
+
+/**
+ * A raw header name (bytes as latin1) in lower case. Header names are tokens (the parsers accept nothing
+ * else), for which `byte | 0x20` lower-cases letters and leaves '-' and digits alone.
+ */
+export function headerName(raw: Buffer | string): string {
+  if (typeof raw === 'string') return raw.toLowerCase();
+  const candidates = NAMES_BY_LENGTH[raw.length];
+  if (candidates !== undefined) {
+    next: for (let k = 0; k < candidates.length; k++) {
+      const name = candidates[k]!;
+      for (let i = 0; i < name.length; i++) if ((raw[i]! | 0x20) !== name.charCodeAt(i)) continue next;
+      return name;
+    }
+  }
+  return raw.toString('latin1').toLowerCase();
+}
+
 /** Raw [name, value, ...] as received, as flat pairs with lower-case names. */
 export function rawPairs(raw: ReadonlyArray<Buffer | string>, out: string[] = []): string[] {
-  for (let i = 0; i < raw.length; i += 2) out.push(latin1(raw[i]!).toLowerCase(), latin1(raw[i + 1]!));
+  for (let i = 0; i < raw.length; i += 2) out.push(headerName(raw[i]!), latin1(raw[i + 1]!));
   return out;
 }
 

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
-import { HeaderMap, appendFlat, latin1, rawPairs, removeFlat } from './header-map.ts';
+import { HeaderMap, appendFlat, headerName, latin1, rawPairs, removeFlat } from './header-map.ts';
 import { readRequestHead } from './request-head.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
 import { LocalReplyBodies, sendLocalReply } from './local-reply.ts';
@@ -462,7 +462,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     let connection: string | undefined;
     let hasRequestId = false;
     for (let i = 0; i < raw.length; i += 2) {
-      const name = latin1(raw[i]!).toLowerCase();
+      const name = headerName(raw[i]!);
       const value = latin1(raw[i + 1]!);
       if (isHopByHop(name)) {
         if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
@@ -542,7 +542,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     }
     if (trailers !== null && trailers.length > 0) {
       const t: Record<string, string> = {};
-      for (let i = 0; i < trailers.length; i += 2) t[latin1(trailers[i]!).toLowerCase()] = latin1(trailers[i + 1]!);
+      for (let i = 0; i < trailers.length; i += 2) t[headerName(trailers[i]!)] = latin1(trailers[i + 1]!);
       try {
         this.res.addTrailers(t);
       } catch {
