@@ -26,7 +26,10 @@ let gw: TestGateway;
 function recordingUpstream(name: string): Promise<TestUpstream> {
   return startUpstream((req, res) => {
     req.resume();
-    req.on('end', () => {
+    req.on('end', async () => {
+      const delay = Number(new URL(req.url!, 'http://upstream').searchParams.get('delay') ?? 0);
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      if (res.destroyed) return;
       seen.push({ upstream: name, method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders });
       const q = new URL(req.url!, 'http://upstream').searchParams;
       const headers: Record<string, string> = { 'content-type': 'text/plain' };
@@ -221,12 +224,25 @@ test('properties: request, source, plugin and route attributes; set then get; un
   assert.equal(r.headers['x-p-code'], '200');
   assert.equal(r.headers['x-p-mine'], 'my-value', 'the stored property lives as long as the stream');
   assert.equal(r.headers['x-p-cfg-set'], '1', 'proxy_set_property in the root context (on_configure): NotFound');
+  // paths as the C++ SDK sends them, every segment NUL-terminated
+  assert.equal(h['x-p-nul-name'], 'props', 'plugin_name\\0');
+  assert.equal(h['x-p-nul-mine'], 'my-value', 'my\\0key\\0 reads what my\\0key stored');
+  assert.equal(h['x-p-leaf-extra'], '!1', 'a path that goes on past a leaf: NotFound');
+  assert.equal(h['x-p-duration'], '!1', 'request.duration: NotFound until the stream is complete, as in Envoy');
 });
 
 test('properties in on_log: response.code and a stored property of the finished stream', async () => {
   await send('/props/first?status=202');
   const r = await send('/props/second');
-  assert.equal(r.headers['x-p-last-log'], '202/my-value', 'what on_log of the previous stream read');
+  assert.equal(r.headers['x-p-last-log'], '202/my-value/0', 'what on_log of the previous stream read');
+});
+
+test('on_log of a stream whose client left before the response: response headers are NotFound, as in Envoy', async () => {
+  await assert.rejects(request(`${gw.url}/props/gone?delay=400`, { signal: AbortSignal.timeout(100) }));
+  await new Promise((r) => setTimeout(r, 100));
+  const r = await send('/props/after');
+  // no response.code, the stored property, then NotFound (1) for the map: BadArgument (2) made SDKs abort
+  assert.equal(r.headers['x-p-last-log'], '/my-value/1');
 });
 
 test('proxy_call_foreign_function with an unknown name is NotFound; WASI fd_write to stdout works in a stream callback', async () => {

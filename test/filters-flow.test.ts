@@ -462,6 +462,26 @@ describe('local replies (proxy_send_local_response)', () => {
   );
 
   test(
+    'trailers added at end_of_stream of a body already streaming upstream: Ok (as Envoy), the body intact, the trailers dropped',
+    async () => {
+      seen.length = 0;
+      const r = await new Promise<{ headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+        const req = http.request(`${gw.url}/add-trailers/streamed`, { method: 'POST', headers: { 'content-length': '6' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ headers: res.headers }));
+        });
+        req.on('error', reject);
+        // the first chunk goes upstream before the last one arrives: the upstream request has started
+        req.write('abc');
+        setTimeout(() => req.end('def'), 150);
+      });
+      assert.equal(r.headers['x-add-status'], '0', 'BadArgument made SDKs abort the VM');
+      assert.equal(seen[0]!.body, 'abcdef');
+      assert.equal(seen[0]!.trailers['x-added'], undefined);
+    },
+  );
+
+  test(
     'trailers added from on_response_body at end_of_stream reach the client',
     async () => {
       const r = await send(`${gw.url}/add-trailers/resp?body=xyz`);

@@ -7,9 +7,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { fixture, closedPort, startTestGateway, startUpstream } from './helpers/gateway.ts';
 
 
-type AuthMode = 'ok' | 'slow' | 'reset';
+type AuthMode = 'ok' | 'slow' | 'reset' | 'reset-mid';
 
-test('proxy_http_call: responses, timeouts, refused and reset upstreams, undeclared names, client aborts', async (t) => {
+test('proxy_http_call: responses, timeouts, refused and reset upstreams, undeclared names, huge timeouts, client aborts', async (t) => {
   let mode: AuthMode = 'ok';
   const authSeen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }> = [];
   const auth = await startUpstream((req, res) => {
@@ -21,6 +21,12 @@ test('proxy_http_call: responses, timeouts, refused and reset upstreams, undecla
     }
     if (mode === 'reset') {
       req.socket.destroy();
+      return;
+    }
+    if (mode === 'reset-mid') {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+      setTimeout(() => req.socket.destroy(), 20);
       return;
     }
     res.setHeader('content-type', 'text/plain');
@@ -72,14 +78,28 @@ test('proxy_http_call: responses, timeouts, refused and reset upstreams, undecla
   mode = 'slow';
   assert.equal((await get('/slow'))['x-call-status'], '504');
 
-  // a reset before any response: no headers, proxy_get_status says BrokenConnection (11)
+  // a reset before the response headers: a 503 response, as Envoy's router answers it
   mode = 'reset';
   const reset = await get('/reset');
-  assert.equal(reset['x-call-failed'], '11');
-  assert.equal(reset['x-call-status'], undefined);
+  assert.equal(reset['x-call-status'], '503');
+  assert.equal(reset['x-call-body'], 'upstream connect error or disconnect/reset before headers. reset reason: connection termination');
+
+  // a reset in the middle of the answer: no headers, proxy_get_status says BrokenConnection (11)
+  mode = 'reset-mid';
+  const mid = await get('/reset-mid');
+  assert.equal(mid['x-call-failed'], '11');
+  assert.equal(mid['x-call-status'], undefined);
 
   // an upstream that refuses connections: a 503 response
   assert.equal((await get('/down'))['x-call-status'], '503');
+
+  // a timeout past 2^31 - 1 ms (a u32 Envoy reads as a negative int): BadArgument at once, nothing is sent
+  const sent = authSeen.length;
+  const huge = await fetch(`${gw.url}/huge`, { headers: { 'x-huge-timeout': '1' } });
+  assert.equal(huge.status, 200);
+  await huge.text();
+  assert.equal(appSeen.at(-1)!['x-call-result'], '2');
+  assert.equal(authSeen.length, sent);
 
   // a name gateway.yaml does not declare: BadArgument at once, nothing is sent
   const before = authSeen.length;

@@ -27,10 +27,8 @@ export class StandInExchange implements Exchange {
   responseHeaders: HeaderMap | undefined = undefined;
   responseTrailers: HeaderMap | undefined = undefined;
   responseDetails = '';
-  readonly responseTrailersPossible = true;
   requestHeadersSent = false;
   requestHeadersWritten = false;
-  readonly requestBodyStarted = false;
   responseHeadersSent = false;
   readonly filterState = new Map<string, Buffer>();
   readonly requestId = 'abc';

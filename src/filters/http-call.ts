@@ -1,8 +1,8 @@
 // proxy_http_call's client: a filter calls an upstream named in gateway.yaml (never an arbitrary URL),
 // through that upstream's undici pool. The answer comes back asynchronously as Envoy's async client
-// gives it: a response (refused/unreachable upstreams become a 503 response, a timeout a 504, as Envoy's
-// router answers them), or a failure without a response ("reset": a broken connection, a response over
-// the body limit).
+// gives it: a response (refused/unreachable upstreams and resets before the response headers become a
+// 503 response, a timeout a 504, as Envoy's router answers them), or a failure without a response
+// ("reset": a connection broken after the response headers, a response over the body limit).
 import type { Dispatcher } from 'undici';
 import { rawPairs } from '../http/header-map.ts';
 import { classifyUpstreamError, type Upstream } from '../http/upstream.ts';
@@ -25,9 +25,11 @@ export interface CallRequest {
 }
 
 const CONNECT_FAILURE_BODY = 'upstream connect error or disconnect/reset before headers. reset reason: connection failure';
+const RESET_BODY = 'upstream connect error or disconnect/reset before headers. reset reason: connection termination';
 
 export function sendCall(req: CallRequest, done: (r: CallResult) => void): void {
-  const timeout = req.timeoutMs > 0 ? req.timeoutMs : req.upstream.config.timeout_ms;
+  // a timer holds at most 2^31 - 1 ms (Node fires a longer one at once)
+  const timeout = Math.min(req.timeoutMs > 0 ? req.timeoutMs : req.upstream.config.timeout_ms, 2 ** 31 - 1);
   const call = new Call(req.maxBodyBytes, done);
   call.timer = setTimeout(() => call.timedOut(), timeout);
   call.timer.unref();
@@ -114,6 +116,9 @@ class Call {
     const f = classifyUpstreamError(err);
     if (f.reason === 'connect_failed' || f.reason === 'connect_timeout') this.finish(synthetic(503, CONNECT_FAILURE_BODY));
     else if (f.reason === 'timeout') this.finish(synthetic(504, 'upstream request timeout'));
+    // before the response headers, Envoy's router answers a reset with a 503 local reply, which its async
+    // client delivers as the response; after them, the call fails
+    else if (this.headers.length === 0) this.finish(synthetic(503, RESET_BODY));
     else this.finish({ kind: 'failure', message: 'reset' });
   }
 }

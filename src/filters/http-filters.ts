@@ -10,6 +10,7 @@ import { BodyBuffer } from '../http/body-buffer.ts';
 import { localReplyHeaders } from '../http/local-reply.ts';
 import type { FilterChain, Plugin } from './plugin.ts';
 import { Callback } from './filter-cost.ts';
+import { propertyPath } from '../wasm/host/general.ts';
 
 /** The HTTP stream a chain runs on. */
 export interface Exchange {
@@ -19,14 +20,10 @@ export interface Exchange {
   responseTrailers: HeaderMap | undefined;
   /** Response code details (Envoy's): "via_upstream", a filter's local-reply details, ... */
   responseDetails: string;
-  /** Trailers can still be added to the response (head not written, or written with chunked framing). */
-  readonly responseTrailersPossible: boolean;
   /** The request headers went upstream: they can no longer change. */
   readonly requestHeadersSent: boolean;
   /** A filter asked to write the request headers (routing is decided again after the request-headers phase). */
   requestHeadersWritten: boolean;
-  /** The upstream request has started (its framing is decided): trailers can no longer be added. */
-  readonly requestBodyStarted: boolean;
   /** The response headers went to the client: they can no longer change, nor can a reply replace them. */
   readonly responseHeadersSent: boolean;
   /** The request-headers phase is over: route and forward (or answer) with the headers as filters left them. */
@@ -176,27 +173,39 @@ export class FilterContext implements StreamContext {
         return ex.requestHeaders;
       case HeaderMapType.RequestTrailers:
         if (ex.requestTrailers === undefined) {
-          // trailers can be added from the last body callback of a request that had none
-          if (forWrite && this.run.inBodyEos === this && this.run.inBodyEosKind === REQ && !ex.requestBodyStarted) return (ex.requestTrailers = new HeaderMap());
-          return WasmResult.BadArgument;
+          // trailers can be added from the last body callback of a request that had none (they reach the
+          // upstream when its request has not started yet; else, as Envoy's HTTP/1 codec does with
+          // trailers it cannot send, they are dropped)
+          if (forWrite && this.run.inBodyEos === this && this.run.inBodyEosKind === REQ) return (ex.requestTrailers = new HeaderMap());
+          return this.missingMap(forWrite);
         }
         if (forWrite && this.run.requestTrailersSent) return WasmResult.BadArgument;
         return ex.requestTrailers;
       case HeaderMapType.ResponseHeaders:
-        if (ex.responseHeaders === undefined) return WasmResult.BadArgument;
+        if (ex.responseHeaders === undefined) return this.missingMap(forWrite);
         if (forWrite && ex.responseHeadersSent) return WasmResult.BadArgument;
         return ex.responseHeaders;
       case HeaderMapType.ResponseTrailers:
         if (ex.responseTrailers === undefined) {
-          // only while the response head can still switch to chunked framing
-          if (forWrite && this.run.inBodyEos === this && this.run.inBodyEosKind === RESP && ex.responseTrailersPossible) return (ex.responseTrailers = new HeaderMap());
-          return WasmResult.BadArgument;
+          // they reach the client when the response head can still switch to chunked framing, or went out
+          // with it; else they are dropped (as for request trailers)
+          if (forWrite && this.run.inBodyEos === this && this.run.inBodyEosKind === RESP) return (ex.responseTrailers = new HeaderMap());
+          return this.missingMap(forWrite);
         }
         if (forWrite && this.run.responseTrailersSent) return WasmResult.BadArgument;
         return ex.responseTrailers;
       default:
         return WasmResult.BadArgument; // gRPC metadata and call-response maps do not exist on an HTTP stream
     }
+  }
+
+  /**
+   * A map the stream does not have: BadArgument, as Envoy answers, but for a read in on_log, where Envoy
+   * answers NotFound ("maps might point to nullptr in the access log phase": a client that left before
+   * the response, a response without trailers). SDKs treat BadArgument as a bug and abort the VM.
+   */
+  private missingMap(forWrite: boolean): WasmResult {
+    return !forWrite && this.run.logging === this ? WasmResult.NotFound : WasmResult.BadArgument;
   }
 
   body(type: number): BodyBuffer | undefined {
@@ -248,7 +257,7 @@ export class FilterContext implements StreamContext {
   }
 
   setProperty(path: string, value: Buffer): WasmResult {
-    this.run.exchange.filterState.set(path.replaceAll('\0', '.'), value);
+    this.run.exchange.filterState.set(propertyPath(path).join('.'), value);
     return WasmResult.Ok;
   }
 }
@@ -283,6 +292,8 @@ export class FilterRun {
   /** The context (and direction) of a body callback running with end_of_stream (trailers may be added then). */
   inBodyEos: FilterContext | undefined = undefined;
   inBodyEosKind: Kind = REQ;
+  /** The context whose on_log runs now. */
+  logging: FilterContext | undefined = undefined;
   pendingReply: Reply | undefined = undefined;
   pendingReset = false;
   requestTrailersSent = false;
@@ -391,7 +402,11 @@ export class FilterRun {
       if (!c.created && !this.create(c)) continue;
       const vm = c.vm!;
       const cb = vm.callbacks;
-      if (cb.onLog !== undefined) vm.call(Callback.Log, cb.onLog, c, 0, 0, 0);
+      if (cb.onLog !== undefined) {
+        this.logging = c;
+        vm.call(Callback.Log, cb.onLog, c, 0, 0, 0);
+        this.logging = undefined;
+      }
       if (cb.onDone !== undefined) vm.call(Callback.Done, cb.onDone, c, 0, 0, 0);
       if (cb.onDelete !== undefined) vm.call(Callback.Delete, cb.onDelete, c, 0, 0, 0);
       vm.removeStream(c);

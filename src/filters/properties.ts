@@ -22,6 +22,8 @@ export interface PropertySource {
   readonly receivedAt: number;
   /** Monotonic ms when the request arrived. */
   readonly startedAt: number;
+  /** Monotonic ms when the stream ended (0 until then). */
+  readonly endedAt: number;
   readonly connectionId: number;
   readonly nodeId: string;
 }
@@ -61,8 +63,17 @@ function splitHostPort(addr: string | undefined, port: number | undefined): [str
   return [addr.startsWith('::ffff:') ? addr.slice(7) : addr, port ?? 0];
 }
 
+/** How many segments a path starting so may have: every attribute is a leaf but the header maps. */
+function maxDepth(top: string | undefined, key: string | undefined): number {
+  if (top === 'route_name' || top === 'cluster_name' || top === 'connection_id') return 1;
+  if ((top === 'request' && key === 'headers') || (top === 'response' && (key === 'headers' || key === 'trailers'))) return 3;
+  return 2;
+}
+
 export function streamProperty(s: PropertySource, path: readonly string[]): Buffer | undefined {
   const [top, key, sub] = path;
+  // a path that goes on past a leaf names nothing (Envoy: NotFound)
+  if (path.length > maxDepth(top, key)) return undefined;
   const h = s.requestHeaders;
   switch (top) {
     case 'request': {
@@ -102,7 +113,8 @@ export function streamProperty(s: PropertySource, path: readonly string[]): Buff
         case 'time':
           return int64(BigInt(Math.round(s.receivedAt)) * 1_000_000n);
         case 'duration':
-          return int64(BigInt(Math.round((performance.now() - s.startedAt) * 1e6)));
+          // as Envoy: known once the stream is complete (in on_log)
+          return s.endedAt === 0 ? undefined : int64(BigInt(Math.round((s.endedAt - s.startedAt) * 1e6)));
         case 'size': {
           const cl = h.get('content-length');
           return int64(cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : s.bytesIn);
@@ -127,8 +139,15 @@ export function streamProperty(s: PropertySource, path: readonly string[]): Buff
             return v === undefined ? undefined : str(v);
           }
           return headerMapValue(rh);
-        case 'trailers':
-          return s.responseTrailers === undefined ? undefined : headerMapValue(s.responseTrailers);
+        case 'trailers': {
+          const t = s.responseTrailers;
+          if (t === undefined) return undefined;
+          if (sub !== undefined) {
+            const v = joinedHeader(t, sub.toLowerCase());
+            return v === undefined ? undefined : str(v);
+          }
+          return headerMapValue(t);
+        }
         case 'size':
           return int64(s.bytesOut);
         case 'total_size':

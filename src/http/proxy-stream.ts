@@ -80,6 +80,8 @@ export class ProxyStream implements ForwardHandler, Exchange {
   /** The response head went out without a content-length (chunked framing: trailers possible). */
   private responseChunked = false;
   readonly receivedAt = Date.now();
+  /** Monotonic ms when the stream ended (0 until then). */
+  endedAt = 0;
 
   constructor(plane: DataPlane, req: IncomingMessage, res: ServerResponse) {
     this.plane = plane;
@@ -266,15 +268,6 @@ export class ProxyStream implements ForwardHandler, Exchange {
   private targetPath = '';
   private targetTimeout = 0;
 
-  /** Trailers can still be added to the response: its head is not written, or was written chunked. */
-  get responseTrailersPossible(): boolean {
-    return !this.res.headersSent || this.responseChunked;
-  }
-
-  get requestBodyStarted(): boolean {
-    return this.dispatched;
-  }
-
   sendRequestData(chunk: Buffer, eos: boolean): void {
     if (!this.dispatched) {
       if (eos && this.requestTrailers !== undefined && this.requestTrailers.list.length > 0 && this.bodyKind !== 'trailers') {
@@ -295,7 +288,12 @@ export class ProxyStream implements ForwardHandler, Exchange {
     const body = this.upstreamBody;
     if (body === undefined) return;
     if (chunk.length > 0 && !body.push(chunk)) this.req.pause();
-    if (eos) body.push(null);
+    if (eos) {
+      if (this.requestTrailers !== undefined && this.requestTrailers.list.length > 0 && this.bodyKind !== 'trailers') {
+        this.plane.log.debug({ reqId: this.requestId }, 'request trailers added by a filter dropped: the upstream request had started without them');
+      }
+      body.push(null);
+    }
   }
 
   sendRequestTrailers(): void {
@@ -383,6 +381,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     }
     const t = this.responseTrailers;
     if (t !== undefined && t.list.length > 0) {
+      if (!this.responseChunked) this.plane.log.debug({ reqId: this.requestId }, 'response trailers dropped: the response went out with a content-length');
       try {
         this.res.addTrailers(pairsOf(t.list));
       } catch {
@@ -626,12 +625,13 @@ export class ProxyStream implements ForwardHandler, Exchange {
     if (this.finished) return;
     this.finished = true;
     const plane = this.plane;
+    this.endedAt = performance.now();
     // on_log, on_done, on_delete of every filter context (also after an abort or a failure)
     this.run?.finish();
     plane.stats.active--;
     const status = this.failure === 'client_abort' && this.status === 0 ? 499 : this.status;
     plane.stats.record(status, this.route === undefined ? -1 : plane.routeStat[this.route.index]!, this.upstream?.index ?? -1, this.bytesIn, this.bytesOut);
-    if (plane.accessLog !== undefined) plane.accessLog.write(this, status, performance.now() - this.startedAt);
+    if (plane.accessLog !== undefined) plane.accessLog.write(this, status, this.endedAt - this.startedAt);
     plane.release();
   }
 }

@@ -72,11 +72,15 @@ export function generalImports(host: VmHost): Record<string, HostFn> {
 /** Paths split lately: filters read the same few properties on every request. */
 const paths = new Map<string, readonly string[]>();
 
-/** A property path's segments: NUL-separated (the ABI form); a single dotted segment is accepted too. */
-function propertyPath(raw: string): readonly string[] {
+/**
+ * A property path's segments: NUL-separated (the ABI form; a NUL that ends the path ends its last
+ * segment, as Envoy reads it: the C++ SDK ends every segment with one); a single dotted segment is
+ * accepted too.
+ */
+export function propertyPath(raw: string): readonly string[] {
   let path = paths.get(raw);
   if (path === undefined) {
-    path = raw.includes('\0') ? raw.split('\0') : raw.split('.');
+    path = raw.includes('\0') ? (raw.endsWith('\0') ? raw.slice(0, -1) : raw).split('\0') : raw.split('.');
     if (raw.length <= 128) {
       if (paths.size >= 256) paths.clear(); // a filter asking for ever new paths keeps it bounded
       paths.set(raw, path);

@@ -111,6 +111,8 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       const key = mem.latin1(keyPtr, keyLen);
       if (key === undefined) return WasmResult.InvalidMemoryAccess;
       const map = readable(type);
+      // NotFound: a map missing in on_log (ABI 0.1.0 answered a missing header with Ok and an empty value)
+      if (map === WasmResult.NotFound && host.abi === '0.1.0') return copyStringOut(host, '', retPtrPtr, retSizePtr);
       if (typeof map === 'number') return map;
       const value = map.get(key.toLowerCase());
       // ABI 0.1.0 answered a missing header with Ok and an empty value
@@ -133,7 +135,7 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
     },
     proxy_get_header_map_size(type, retSizePtr) {
       const map = readable(type);
-      if (typeof map === 'number') return map;
+      if (typeof map === 'number') return WasmResult.BadArgument; // also in on_log, as Envoy answers
       // as Envoy: the byte size of the map (sum of name and value lengths), not the number of pairs
       let size = 0;
       for (const s of map.pseudo) size += s.length;
@@ -231,7 +233,9 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       if (headers === undefined || trailers === undefined) return WasmResult.BadArgument;
       for (let i = 0; i < headers.length; i += 2) headers[i] = headers[i]!.toLowerCase();
       for (let i = 0; i < trailers.length; i += 2) trailers[i] = trailers[i]!.toLowerCase();
-      const { result, token } = host.httpCall(upstream, headers, body, trailers, timeoutMs >>> 0);
+      // the timeout is an int for Envoy: one past 2^31 - 1 ms is negative, and refused
+      if ((timeoutMs | 0) < 0) return WasmResult.BadArgument;
+      const { result, token } = host.httpCall(upstream, headers, body, trailers, timeoutMs | 0);
       if (result === WasmResult.Ok) mem.writeU32(retTokenPtr, token);
       return result;
     },
