@@ -131,6 +131,18 @@ describe('call order across a chain of two filters', () => {
     assert.equal(r.trailers['x-chain'], 'uBA');
   });
 
+  test('a request that announces trailers and sends none: the last body callback gets end_of_stream, no trailers callback', async () => {
+    seen.length = 0;
+    const res = await rawRequest(
+      gw.port,
+      'POST /trailers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: x-chain\r\nConnection: close\r\n\r\n' +
+        '5\r\nhello\r\n0\r\n\r\n',
+    );
+    assert.equal(res.status, 200);
+    assert.equal(seen[0]!.body, 'helloAB', 'end_of_stream with the body, as Envoy: both filters appended');
+    assert.equal(seen[0]!.trailers['x-chain'], undefined);
+  });
+
   test('request trailers the client did not announce with Trailer: still reach on_request_trailers', async () => {
     seen.length = 0;
     const res = await rawRequest(

@@ -249,9 +249,10 @@ export class ProxyStream implements ForwardHandler, Exchange {
       req.on('end', () => {
         if (this.abandoned || eosSent) return;
         const t = req.rawTrailers;
-        if (this.bodyKind === 'trailers' || t.length > 0) {
-          // trailers the request did not announce with `Trailer:` reach the filters too, and go upstream
-          // when its request has not started yet (a filter held the body)
+        // trailers reach the filters when they came, announced with `Trailer:` or not (as Envoy's codec: a
+        // request that announced some and sent none ends with its body); unannounced ones go upstream when
+        // its request has not started yet (a filter held the body)
+        if (t.length > 0) {
           if (!this.dispatched) this.bodyKind = 'trailers';
           this.requestTrailers = new HeaderMap([], rawPairs(t));
           run.requestTrailers();
