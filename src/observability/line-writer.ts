@@ -1,6 +1,7 @@
 // Buffered line output for the access log. Lines are joined into writes of at most PIPE_BUF (4096)
 // bytes, so that writes from several worker threads to one stdout pipe never tear a line, and so that
-// one write() serves many requests.
+// one write() serves many requests. Lines go as bytes into reusable 4 KiB chunks (see reserve): a writer
+// that keeps up allocates nothing per line.
 //
 // Writes are synchronous but never block: for a pipe or a terminal the writer opens its own file
 // description of the output (/proc/self/fd/N) with O_NONBLOCK, which leaves fd N itself untouched; a
@@ -65,11 +66,7 @@ export class LineWriter {
     }
     if (this.pos + max > PIPE_BUF) {
       if (this.pos > 0) {
-        this.chunks.push(this.buf);
-        this.lengths.push(this.pos);
-        this.queued += this.pos;
-        this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(PIPE_BUF);
-        this.pos = 0;
+        this.seal();
         this.drain();
       }
       // a line longer than a chunk gets a chunk of its own
@@ -91,14 +88,17 @@ export class LineWriter {
   /** Writes whatever is queued, as far as the output takes it now. */
   flush(): void {
     for (const source of this.sources) source();
-    if (this.pos > 0) {
-      this.chunks.push(this.buf);
-      this.lengths.push(this.pos);
-      this.queued += this.pos;
-      this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(PIPE_BUF);
-      this.pos = 0;
-    }
+    if (this.pos > 0) this.seal();
     this.drain();
+  }
+
+  /** Queues the chunk being filled, and starts another. */
+  private seal(): void {
+    this.chunks.push(this.buf);
+    this.lengths.push(this.pos);
+    this.queued += this.pos;
+    this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(PIPE_BUF);
+    this.pos = 0;
   }
 
   /** Writes everything now, waiting for the output if it must (at exit). */
