@@ -2,6 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
+import net from 'node:net';
 import { request } from 'undici';
 import { startUpstream, startTestGateway, rawRequest, type TestGateway, type TestUpstream } from './helpers/gateway.ts';
 
@@ -16,6 +17,7 @@ interface Seen {
 
 let upstream: TestUpstream;
 let other: TestUpstream;
+let raw304: net.Server;
 let gw: TestGateway;
 const seen: Seen[] = [];
 
@@ -57,9 +59,16 @@ before(async () => {
     res.writeHead(200, { 'x-upstream': 'other' });
     res.end(`other ${req.url}`);
   });
+  // a 304 with the content-length of the representation it stands for (RFC 9110 §8.6 allows it)
+  raw304 = net.createServer((sock) => {
+    sock.on('error', () => sock.destroy());
+    sock.once('data', () => sock.write('HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nContent-Length: 5\r\n\r\n'));
+  });
+  await new Promise<void>((r) => raw304.listen(0, '127.0.0.1', r));
   gw = await startTestGateway({
     server: { via: 'wasmgate' },
     upstreams: {
+      raw304: { url: `http://127.0.0.1:${(raw304.address() as net.AddressInfo).port}` },
       main: { url: upstream.url },
       other: { url: other.url },
       based: { url: `${other.url}/base/` },
@@ -70,6 +79,8 @@ before(async () => {
       { name: 'nocontent', match: { path: '/nocontent' }, direct_response: { status: 204, body: 'never sent' } },
       { name: 'canary', match: { prefix: '/app', headers: [{ name: 'X-Canary', exact: '1' }] }, upstream: 'other' },
       { name: 'not-beta', match: { prefix: '/beta', headers: [{ name: 'x-beta', present: true, invert: true }] }, direct_response: { status: 403, body: 'beta only' } },
+      { name: 'secret', match: { path: '/secret' }, direct_response: { status: 403, body: 'no' } },
+      { name: 'raw304', match: { path: '/raw304' }, upstream: 'raw304' },
       { name: 'regex', match: { regex: '/items/[0-9]+' }, upstream: 'other' },
       { name: 'rewrite', match: { prefix: '/api/' }, upstream: 'main', prefix_rewrite: '/v2/', host_rewrite: 'api.internal' },
       { name: 'based', match: { prefix: '/based/' }, upstream: 'based', prefix_rewrite: '/' },
@@ -82,6 +93,7 @@ after(async () => {
   await gw.stop();
   await upstream.close();
   await other.close();
+  raw304.close();
 });
 
 async function get(path: string, headers: Record<string, string> = {}, method = 'GET') {
@@ -258,7 +270,7 @@ test('keep-alive: many requests reuse one downstream connection', async () => {
   assert.equal(after.downstream.connections_total - before.downstream.connections_total, 1);
 });
 
-test('WebSocket upgrades are routed, then tunnelled both ways once the upstream answers 101; other upgrades get 403', async () => {
+test('WebSocket upgrades are routed, then tunnelled both ways once the upstream answers 101; other upgrades get 403, h2c is served as HTTP/1.1', async () => {
   const net = await import('node:net');
   const up = await startUpstream((_req, res) => res.end('not upgraded'));
   const upgraded: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
@@ -284,7 +296,7 @@ test('WebSocket upgrades are routed, then tunnelled both ways once the upstream 
       if (got.endsWith('\r\n\r\n') && got.startsWith('HTTP/1.1 101')) sock.write('ping through the tunnel');
       if (got.endsWith('ping through the tunnel')) sock.end();
     });
-    sock.write('GET /ws/chat?room=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    sock.write('GET /ws/chat?room=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, X-Secret\r\nX-Secret: s\r\nProxy-Authorization: Basic eA==\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
     await new Promise((r) => sock.on('close', r));
     assert.match(got, /^HTTP\/1\.1 101 /);
     assert.ok(got.endsWith('ping through the tunnel'));
@@ -292,10 +304,19 @@ test('WebSocket upgrades are routed, then tunnelled both ways once the upstream 
     assert.equal(upgraded[0]!.headers.upgrade, 'websocket');
     assert.ok(upgraded[0]!.headers['x-request-id']);
     assert.equal(upgraded[0]!.headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(upgraded[0]!.headers.host, 'x');
+    assert.equal(upgraded[0]!.headers['sec-websocket-key'], 'dGhlIHNhbXBsZSBub25jZQ==');
+    assert.equal(upgraded[0]!.headers.connection, 'upgrade', 'hop-by-hop headers removed, as for any request');
+    assert.equal(upgraded[0]!.headers['x-secret'], undefined);
+    assert.equal(upgraded[0]!.headers['proxy-authorization'], undefined);
     const unrouted = await rawRequest(gw2.port, 'GET /other HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
     assert.equal(unrouted.status, 404);
-    const other = await rawRequest(gw2.port, 'GET /ws/x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+    const other = await rawRequest(gw2.port, 'GET /ws/x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n');
     assert.equal(other.status, 403);
+    // an h2c upgrade is served as the HTTP/1.1 request it also is
+    const h2c = await rawRequest(gw2.port, 'GET /ws/x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nConnection: close\r\n\r\n');
+    assert.equal(h2c.status, 200);
+    assert.equal(h2c.body, 'not upgraded');
   } finally {
     await gw2.stop();
     await up.close();
@@ -313,6 +334,7 @@ test('absolute-form request targets are routed by their path, with their authori
 test('Host: HTTP/1.1 without it or with two is a 400; HTTP/1.0 without it is served', async () => {
   const missing = await rawRequest(gw.port, 'GET /x HTTP/1.1\r\nConnection: close\r\n\r\n');
   assert.equal(missing.status, 400);
+  assert.ok(missing.headers.get('x-request-id'));
   const twice = await rawRequest(gw.port, 'GET /x HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n');
   assert.equal(twice.status, 400);
   assert.ok(twice.headers.get('x-request-id'));
@@ -327,4 +349,46 @@ test('upstream error statuses pass through untouched', async () => {
     assert.equal(r.status, code);
     assert.equal(r.headers['x-upstream'], 'main', 'the upstream response, not a local reply');
   }
+});
+
+test('a content-length request that names trailers goes upstream with its content-length only (no smuggling)', async () => {
+  seen.length = 0;
+  // with both framings upstream, a server that reads the content-length would take the rest as a request
+  const res = await rawRequest(gw.port, 'POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTrailer: x-t\r\nConnection: close\r\n\r\nhello');
+  assert.equal(res.status, 200);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0]!.headers['content-length'], '5');
+  assert.equal(seen[0]!.headers['transfer-encoding'], undefined);
+  assert.equal(seen[0]!.body, 'hello');
+});
+
+test('a transfer coding other than chunked is a 501; a fragment in the target is a 400', async () => {
+  seen.length = 0;
+  for (const te of ['gzip, chunked', 'gzip\r\nTransfer-Encoding: chunked']) {
+    const r = await rawRequest(gw.port, `POST /te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ${te}\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+    assert.equal(r.status, 501, te);
+    assert.ok(r.headers.get('x-request-id'));
+  }
+  const frag = await rawRequest(gw.port, 'GET /secret#x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(frag.status, 400, 'not routed past the exact /secret route, not sent upstream');
+  assert.equal(seen.length, 0);
+});
+
+test('an upstream 304 with a content-length reaches the client as a 304', async () => {
+  const r = await rawRequest(gw.port, 'GET /raw304 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(r.status, 304);
+  assert.equal(r.headers.get('etag'), '"x"');
+  assert.equal(r.body, '');
+});
+
+test('after a request with Connection: close, what the client pipelined is not answered', async () => {
+  const r = await rawRequest(gw.port, 'GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.equal(r.status, 200);
+  assert.equal(r.raw.split('HTTP/1.1 ').length - 1, 1, 'one response, no 400 after it');
+});
+
+test('CONNECT is answered 405 with a request id', async () => {
+  const r = await rawRequest(gw.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+  assert.equal(r.status, 405);
+  assert.ok(r.headers.get('x-request-id'));
 });

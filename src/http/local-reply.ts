@@ -6,6 +6,8 @@ import type { Duplex } from 'node:stream';
 export const LocalReplyBodies = {
   400: 'bad request\n',
   404: 'no route matched\n',
+  405: 'method not allowed\n',
+  501: 'transfer coding not implemented\n',
   502: 'upstream returned an invalid response\n',
   503: 'upstream unavailable\n',
   504: 'upstream request timeout\n',

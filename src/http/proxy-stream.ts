@@ -102,9 +102,9 @@ export class ProxyStream implements ForwardHandler, Exchange {
     const { method, path, authority } = head;
     this.requestId = head.requestId;
     this.bodyKind = head.body;
-    if (head.invalid) {
+    if (head.reject !== 0) {
       this.res.shouldKeepAlive = false;
-      this.localReply(400, LocalReplyBodies[400]);
+      this.localReply(head.reject, LocalReplyBodies[head.reject as 400 | 501]);
       return;
     }
 
@@ -557,6 +557,13 @@ export class ProxyStream implements ForwardHandler, Exchange {
     if (this.finished || this.abandoned) return;
     if (this.res.destroyed || (this.req.destroyed && !this.req.complete)) {
       this.failure = 'client_abort';
+      this.finish();
+      return;
+    }
+    if (this.res.headersSent && (this.status === 204 || this.status === 304) && (err as { code?: string }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+      // a 204/304 may carry a content-length (of the representation) and never a body; undici, which
+      // excuses only HEAD, reports the missing body as a mismatch: the response is complete
+      this.res.end();
       this.finish();
       return;
     }

@@ -14,8 +14,11 @@ export interface RequestHead {
   readonly requestId: string;
   /** Whether a body follows, and whether it announces trailers (which need the trailer-capable path). */
   readonly body: 'none' | 'body' | 'trailers';
-  /** Set when the head is unacceptable even though it parsed (several Host headers): answer 400. */
-  readonly invalid: boolean;
+  /**
+   * The status to answer when the head is unacceptable even though it parsed: 400 for no Host (HTTP/1.1)
+   * or several, or a fragment in the target, 501 for a transfer coding other than chunked; 0 when fine.
+   */
+  readonly reject: number;
 }
 
 /** Fills `headers` (empty on entry) from `req` and returns the request's routing facts. */
@@ -26,7 +29,9 @@ export function readRequestHead(req: IncomingMessage, headers: HeaderMap, via: s
   let connection: string | undefined;
   let requestId: string | undefined;
   let hasBody = false;
+  let chunked = false;
   let hasTrailers = false;
+  let reject = 0;
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
@@ -37,7 +42,12 @@ export function readRequestHead(req: IncomingMessage, headers: HeaderMap, via: s
     }
     if (isHopByHop(name)) {
       if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
-      else if (name === 'transfer-encoding') hasBody = true;
+      else if (name === 'transfer-encoding') {
+        // as nginx and Envoy: chunked is the only transfer coding a request may have (a gzip coding under
+        // it would be dropped with the header, and the body sent on still compressed)
+        if (chunked || value.trim().toLowerCase() !== 'chunked') reject = 501;
+        hasBody = chunked = true;
+      }
       else if (name === 'trailer') hasTrailers = true;
       continue;
     }
@@ -49,6 +59,9 @@ export function readRequestHead(req: IncomingMessage, headers: HeaderMap, via: s
   if (connection !== undefined) removeFlat(list, connectionTokens(connection));
 
   let path = req.url ?? '/';
+  // a fragment is the client's own business and never part of a request target (RFC 9112 §3.2); a path
+  // carrying one would miss exact and regex routes and reach the upstream as is: refused, as Envoy does
+  if (path.includes('#')) reject ||= 400;
   if (path.charCodeAt(0) !== 47 /* / */ && path !== '*') {
     // absolute-form request target: its authority wins over Host (RFC 9112 §3.2.2)
     const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)([^#]*)/i.exec(path);
@@ -69,5 +82,9 @@ export function readRequestHead(req: IncomingMessage, headers: HeaderMap, via: s
   headers.append('x-forwarded-proto', 'http');
   if (authority !== '') headers.append('x-forwarded-host', authority);
   if (via !== '') headers.append('via', via);
-  return { method, path, authority, requestId, body: hasBody ? (hasTrailers ? 'trailers' : 'body') : 'none', invalid: hosts > 1 };
+  // several Host headers; or none on HTTP/1.1 without an absolute-form target (RFC 9112 §3.2)
+  if (hosts > 1 || (hosts === 0 && authority === '' && req.httpVersion === '1.1')) reject ||= 400;
+  // trailers can only follow a chunked body: a content-length request that names some has none, and must
+  // never go upstream with both framings (the upstream could read the body as a second request)
+  return { method, path, authority, requestId, body: hasBody ? (hasTrailers && chunked ? 'trailers' : 'body') : 'none', reject };
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { DataPlane } from './data-plane.ts';
 import { ErrorCodes, type ErrorCode } from '../errors.ts';
 import { ProxyStream } from './proxy-stream.ts';
-import { sendRawReply } from './local-reply.ts';
+import { LocalReplyBodies, sendRawReply } from './local-reply.ts';
 import { createUpgradeHandler } from './upgrade.ts';
 import { newRequestId } from './request-id.ts';
 
@@ -32,7 +32,10 @@ export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPl
       maxHeaderSize: opts.max_header_bytes,
       connectionsCheckingInterval: Math.min(1000, Math.max(100, opts.headers_timeout_ms >> 2)),
       noDelay: true,
-      requireHostHeader: true, // HTTP/1.1 without Host is a 400 (RFC 9112 §3.2)
+      requireHostHeader: false, // checked by readRequestHead: its 400 carries x-request-id and is logged
+      // an h2c upgrade (what `curl --http2` and Java's client send on plain HTTP) is served as the HTTP/1.1
+      // request it also is, its upgrade headers dropped as hop-by-hop, as Envoy and nginx do
+      shouldUpgradeCallback: (req: http.IncomingMessage) => req.headers.upgrade !== undefined && req.headers.upgrade.toLowerCase() !== 'h2c',
     },
     (req, res) => new ProxyStream(getPlane(), req, res).start(),
   );
@@ -47,9 +50,22 @@ export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPl
     socket.once('close', () => getPlane().stats.connectionsActive--);
   });
 
+  // CONNECT (a tunnel to host:port) is not something this gateway offers: 405, logged and counted as the
+  // other refused requests are, instead of a connection closed without a word
+  server.on('connect', (req: http.IncomingMessage, socket: Socket) => {
+    const requestId = newRequestId();
+    getPlane().stats.clientErrors++;
+    log.info({ reqId: requestId, status: 405, method: req.method, target: req.url }, 'rejected request');
+    socket.on('error', () => socket.destroy());
+    sendRawReply(socket, 405, LocalReplyBodies[405], requestId);
+  });
+
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // the client reset the connection, or closed its side in the middle of a request (a client that went
     // away, not a malformed request): nothing to answer, nothing to count as a client error
+    // a client that sent more after a request with `Connection: close`: that request is answered, then the
+    // connection closes (as nginx and Envoy do); nothing is read or answered past it
+    if (err.code === 'HPE_CLOSED_CONNECTION') return;
     if (!socket.writable || err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE') {
       socket.destroy();
       return;

@@ -44,7 +44,8 @@ export function forwardWithTrailers(
     method,
     path,
     agent: target.agent,
-    headers: [...headers, 'transfer-encoding', 'chunked'],
+    // chunked framing carries the trailers: a content-length must not go along (never both framings)
+    headers: [...withoutContentLength(headers), 'transfer-encoding', 'chunked'],
   });
   let failed = false;
   const fail = (err: Error): void => {
@@ -85,4 +86,10 @@ export function forwardWithTrailers(
     });
     res.on('error', (err) => fail(err));
   });
+}
+
+function withoutContentLength(headers: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] !== 'content-length') out.push(headers[i]!, headers[i + 1]!);
+  return out;
 }

@@ -1,6 +1,6 @@
 // Upgrade requests: routed like any request; WebSocket upgrades are then tunnelled to the upstream with
 // http-proxy-3 once the upstream answers 101. Other upgrade protocols get 403, as in Envoy by default.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -20,7 +20,9 @@ export interface UpgradeHandler {
 }
 
 export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): UpgradeHandler {
-  const proxy = createProxyServer({ ws: true, xfwd: true, xfwdWsProtoAsHttp: true, prependPath: false });
+  // the headers go as readRequestHead left them (X-Forwarded-*, Via, the request id added; hop-by-hop
+  // ones removed): http-proxy-3 adds nothing of its own
+  const proxy = createProxyServer({ ws: true, xfwd: false, prependPath: false });
   const tunnels = new Set<Socket>();
 
   const handle = (req: IncomingMessage, duplex: Duplex, head: Buffer): void => {
@@ -30,8 +32,8 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
     const headers = new HeaderMap();
     const h = readRequestHead(req, headers, plane.via);
     socket.on('error', () => socket.destroy());
-    if (h.invalid) {
-      sendRawReply(socket, 400, LocalReplyBodies[400], h.requestId);
+    if (h.reject !== 0) {
+      sendRawReply(socket, h.reject, LocalReplyBodies[h.reject as 400 | 501], h.requestId);
       return;
     }
     const route = plane.router.match(h.method, h.path, headers);
@@ -49,9 +51,7 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
     const upstream = plane.routeUpstreams[route.index]!;
     const logged = { method: h.method, url: req.url }; // the access log shows what the client asked for
     req.url = upstreamPath(route, upstream.basePath, h.path);
-    req.headers['x-request-id'] = h.requestId;
-    const hostRewrite = route.route.host_rewrite;
-    if (hostRewrite !== undefined) req.headers.host = hostRewrite;
+    req.headers = upgradeHeaders(headers, req.headers.upgrade!, route.route.host_rewrite ?? (h.authority === '' ? upstream.host : h.authority));
     plane.stats.active++;
     plane.active++;
     tunnels.add(socket);
@@ -80,4 +80,18 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
     });
   };
   return { handle, tunnels };
+}
+
+/** The upstream request's headers: the cleaned list, Host, and the one hop-by-hop pair an upgrade needs. */
+function upgradeHeaders(headers: HeaderMap, upgrade: string, host: string): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = { host };
+  const list = headers.list;
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!;
+    const prev = out[name];
+    out[name] = prev === undefined ? list[i + 1]! : Array.isArray(prev) ? [...prev, list[i + 1]!] : [prev, list[i + 1]!];
+  }
+  out.connection = 'upgrade';
+  out.upgrade = upgrade;
+  return out;
 }
