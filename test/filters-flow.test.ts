@@ -187,6 +187,47 @@ describe('call order across a chain of two filters', () => {
   });
 });
 
+describe('a VM that fails while other streams are paused on it', () => {
+  const seen: Seen[] = [];
+  let up: TestUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    up = await recordingUpstream(seen);
+    gw = await startTestGateway({
+      upstreams: { up: { url: up.url } },
+      routes: [
+        { name: 'open', match: { prefix: '/open' }, upstream: 'up', filters: ['pause-open'] },
+        { name: 'all', match: { prefix: '/' }, upstream: 'up', filters: ['pause'] },
+      ],
+      filters: [
+        { name: 'pause', wasm: wasm('pause') },
+        { name: 'pause-open', wasm: wasm('pause'), fail_open: true },
+      ],
+    });
+  });
+  after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+
+  test('the paused streams are answered 503 "filter unavailable" at once (fail closed), or go on without the filter (fail open)', async () => {
+    seen.length = 0;
+    const held = send(`${gw.url}/held`, { headers: { 'x-pause': 'hold' } });
+    const heldOpen = send(`${gw.url}/open/held`, { headers: { 'x-pause': 'hold' } });
+    await new Promise((r) => setTimeout(r, 100));
+    const trap = await send(`${gw.url}/trap`, { headers: { 'x-pause': 'x' } });
+    assert.equal(trap.status, 503);
+    assert.equal(trap.body, 'filter failed\n');
+    const r = await held;
+    assert.equal(r.status, 503, 'not left waiting for a continue that cannot come');
+    assert.equal(r.body, 'filter unavailable\n');
+    await send(`${gw.url}/open/trap`, { headers: { 'x-pause': 'x' } });
+    const o = await heldOpen;
+    assert.equal(o.status, 200, 'fail open: on to the upstream without the filter');
+    assert.deepEqual(seen.map((s) => s.url).sort(), ['/open/held', '/open/trap']);
+  });
+});
+
 describe('pause and continue from proxy_on_tick', () => {
   const seen: Seen[] = [];
   let up: TestUpstream;

@@ -251,6 +251,10 @@ export class FilterContext implements StreamContext {
     return WasmResult.Ok;
   }
 
+  vmFailed(): void {
+    this.run.vmLost(this);
+  }
+
   property(path: readonly string[]): Buffer | undefined {
     const ex = this.run.exchange;
     return ex.property(path) ?? ex.filterState.get(path.join('.'));
@@ -450,6 +454,20 @@ export class FilterRun {
     this.reqEnded = true;
     if (this.respLength >= 0) this.respEnded = true;
     this.exchange.reset(reason);
+  }
+
+  /**
+   * The VM of `c` failed in some other call: a direction paused on `c` fails as its own callback's failure
+   * would (503, or on without the filter when it fails open); otherwise the failure shows at c's next call.
+   */
+  vmLost(c: FilterContext): void {
+    if (this.finished || c.skipped) return;
+    const paused = ([REQ, RESP] as const).filter((kind) => !(kind === RESP && this.respLength < 0) && !this.ended(kind) && c.waiting(kind) !== W_NONE);
+    for (const kind of paused) {
+      if (this.finished) return;
+      // fail open: the direction goes on without the filter (failed() counted the stream once)
+      if (c.skipped || this.failed(kind, c) === CONTINUE) this.resume(c, kind);
+    }
   }
 
   /** proxy_continue_stream for `c` in direction `kind`. */

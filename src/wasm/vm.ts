@@ -77,6 +77,8 @@ export interface StreamContext extends StreamHost {
   readonly requestId: string;
   /** Where the VM keeps it among its live streams (-1: not registered); only the VM sets it. */
   vmSlot: number;
+  /** The VM failed in another stream's call (or a root callback): a stream paused on it must not wait forever. */
+  vmFailed(): void;
 }
 
 /** The stream callbacks a module exports (undefined when it does not: calling it costs nothing). */
@@ -326,6 +328,8 @@ export class FilterVm {
       if (w !== undefined) w[1]!++;
     }
     if (this.depth === 0 && this.deferred.length > 0) this.runDeferred();
+    // the VM failed during the call (in a nested call into it, e.g. its allocator): the callback failed too
+    if (this.failed && r !== TRAPPED) return TRAPPED;
     return r === undefined ? 0 : r === TRAPPED ? TRAPPED : r >>> 0;
   }
 
@@ -374,7 +378,9 @@ export class FilterVm {
     services.sendCall({ upstream, method, path, headers: list, body, timeoutMs, maxBodyBytes: services.maxCallBodyBytes }, (r) => {
       this.pendingCalls--;
       this.cost.recordCall(performance.now() - started, r.kind === 'failure');
-      this.deliverCall(token, r);
+      // an answer known at once (undici reports some failures synchronously) waits until the callback that
+      // made the call has returned: the filter must have its token before the answer comes
+      this.defer(() => this.deliverCall(token, r));
     });
     return { result: WasmResult.Ok, token };
   }
@@ -428,6 +434,16 @@ export class FilterVm {
     this.failure = d.reason;
     this.cost.failure(d.cause);
     this.stopTicks();
+    this.sharedView?.release();
+    // the other streams on this VM: those paused on it (waiting on a call, a tick, a queue) fail now, as
+    // Envoy fails them, instead of waiting for a continue that will never come; the others fail at their
+    // next callback. After the current call has returned: their runs are not re-entered from inside it.
+    const others = this.streams.filter((s) => s !== ctx);
+    if (others.length > 0) {
+      queueMicrotask(() => {
+        for (const s of others) s.vmFailed();
+      });
+    }
     // one line per failure: the filter (logger bindings), the callback, the request, the wasm stack
     const stack = err instanceof Error && err.stack !== undefined ? err.stack.split('\n').filter((l) => l.includes('wasm://')).slice(0, 8) : [];
     this.log.error({ callback: CALLBACK_NAMES[cb], reqId: ctx?.requestId, wasmStack: stack.length > 0 ? stack.map((l) => l.trim()) : undefined }, `VM failed: ${this.failure}`);
@@ -522,6 +538,7 @@ export class FilterVm {
   /** Stops the VM's timers: it will not be called again. */
   close(): void {
     this.stopTicks();
+    this.sharedView?.release();
     this.failed = true;
     if (this.failure === '') this.failure = 'closed';
   }

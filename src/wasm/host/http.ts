@@ -231,8 +231,15 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
         return WasmResult.InvalidMemoryAccess;
       }
       if (headers === undefined || trailers === undefined) return WasmResult.BadArgument;
-      for (let i = 0; i < headers.length; i += 2) headers[i] = headers[i]!.toLowerCase();
-      for (let i = 0; i < trailers.length; i += 2) trailers[i] = trailers[i]!.toLowerCase();
+      // checked as a request's headers are: CR, LF or NUL, or a name that is not a token, never reach a wire
+      for (let i = 0; i < headers.length; i += 2) {
+        headers[i] = headers[i]!.toLowerCase();
+        if (!validHeader(HeaderMapType.RequestHeaders, headers[i]!, headers[i + 1]!)) return WasmResult.BadArgument;
+      }
+      for (let i = 0; i < trailers.length; i += 2) {
+        trailers[i] = trailers[i]!.toLowerCase();
+        if (!validHeader(HeaderMapType.RequestTrailers, trailers[i]!, trailers[i + 1]!)) return WasmResult.BadArgument;
+      }
       // the timeout is an int for Envoy: one past 2^31 - 1 ms is negative, and refused
       if ((timeoutMs | 0) < 0) return WasmResult.BadArgument;
       const { result, token } = host.httpCall(upstream, headers, body, trailers, timeoutMs | 0);

@@ -100,6 +100,11 @@ export class QueueHub {
     l.queueReady(id);
   }
 
+  /** A VM that failed or was retired: the queues it registered stop holding it (and its memory). */
+  unregister(listener: QueueListener): void {
+    for (const [id, l] of this.local) if (l === listener) this.local.delete(id);
+  }
+
   close(): void {
     this.channel.close();
   }

@@ -57,6 +57,11 @@ export class VmShared {
     return WasmResult.CasMismatch;
   }
 
+  /** The VM is gone (failed or retired): nothing here may keep it alive. */
+  release(): void {
+    this.state.queues.unregister(this.listener);
+  }
+
   registerQueue(name: string): number {
     return this.state.queues.register(this.vmId, name, this.listener);
   }
