@@ -392,3 +392,17 @@ test('CONNECT is answered 405 with a request id', async () => {
   assert.equal(r.status, 405);
   assert.ok(r.headers.get('x-request-id'));
 });
+
+test('a request_timeout_ms below headers_timeout_ms starts (it bounds the headers too)', async () => {
+  const g = await startTestGateway({
+    server: { request_timeout_ms: 3000 },
+    routes: [{ name: 'hi', match: { prefix: '/' }, direct_response: { status: 200, body: 'hi\n' } }],
+  });
+  try {
+    const r = await request(`${g.url}/`);
+    assert.equal(r.statusCode, 200);
+    assert.equal(await r.body.text(), 'hi\n');
+  } finally {
+    await g.stop();
+  }
+});

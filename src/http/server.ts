@@ -27,7 +27,9 @@ export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPl
   const server = http.createServer(
     {
       keepAliveTimeout: opts.keep_alive_timeout_ms,
-      headersTimeout: opts.headers_timeout_ms,
+      // the headers are part of the request: a request_timeout_ms below headers_timeout_ms bounds them too
+      // (Node refuses to start with headersTimeout > requestTimeout)
+      headersTimeout: opts.request_timeout_ms > 0 ? Math.min(opts.headers_timeout_ms, opts.request_timeout_ms) : opts.headers_timeout_ms,
       requestTimeout: opts.request_timeout_ms,
       maxHeaderSize: opts.max_header_bytes,
       connectionsCheckingInterval: Math.min(1000, Math.max(100, opts.headers_timeout_ms >> 2)),
