@@ -217,3 +217,27 @@ test('file watching: a ConfigMap-style symlink swap of the folder reloads config
   for (const r of results) assert.ok(r.version === 'a' || r.version === 'b', `one version per response: ${String(r.version)}`);
   assert.ok(logs.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('reload applied: versioned')));
 });
+
+test('two reloads in a row: a request still running on the oldest version keeps its filter VM and upstream pool', async (t) => {
+  const slowHandler = (_req: unknown, res: import('node:http').ServerResponse): void => {
+    setTimeout(() => res.end('slow done'), 800);
+  };
+  const one = await startUpstream(slowHandler);
+  const two = await startUpstream(slowHandler);
+  t.after(async () => {
+    await one.close();
+    await two.close();
+  });
+  const yaml = (url: string, config: string, extraRoute = ''): string =>
+    head(url, `routes:\n${extraRoute}  - name: default\n    match: { prefix: / }\n    upstream: app\nfilters:\n  - { name: trace, wasm: ${fixture('http-trace')}, config: "${config}" }\n`);
+  const env = await startFromDir(t, yaml(one.url, 'a'));
+  const cfg = join(env.dir, 'gateway.yaml');
+  const inFlight = fetch(`${env.url}/slow`).then(async (r) => ({ status: r.status, body: await r.text() }));
+  await new Promise((r) => setTimeout(r, 150));
+  // version 2 keeps the filter and the pool; version 3 replaces both while version 1 still runs a request
+  writeFileSync(cfg, yaml(one.url, 'a', '  - name: extra\n    match: { path: /extra }\n    direct_response: { status: 204 }\n'));
+  assert.equal((await env.gw.reload('test')).ok, true);
+  writeFileSync(cfg, yaml(two.url, 'b'));
+  assert.equal((await env.gw.reload('test')).ok, true);
+  assert.deepEqual(await inFlight, { status: 200, body: 'slow done' });
+});

@@ -128,6 +128,8 @@ export class DataPlane {
       throw err;
     }
     this.plugins = plugins;
+    for (const u of upstreams.values()) hold(u);
+    for (const p of plugins.values()) hold(p);
     const chainOf = (names: readonly string[]): FilterChain | undefined =>
       names.length === 0 ? undefined : new FilterChain(names.map((n) => plugins.get(n)!));
     this.defaultChain = chainOf(config.filters.map((f) => f.name));
@@ -171,15 +173,16 @@ export class DataPlane {
     this.releaseResources();
   }
 
-  /** Closes the pools and VMs the replacing plane does not use: pools drain their requests first. */
+  /**
+   * Closes the pools and VMs no other plane holds: not the replacing plane's, nor those of an older plane
+   * still finishing its requests (two reloads in a row must not close what the oldest one runs on).
+   * Pools drain their requests first.
+   */
   private releaseResources(): void {
     if (this.released) return;
     this.released = true;
-    const next = this.retiredFor!;
-    const keptPools = new Set(next.upstreams.values());
-    for (const u of this.upstreams.values()) if (!keptPools.has(u)) void u.pool.close().catch(() => undefined);
-    const keptPlugins = new Set(next.plugins.values());
-    for (const p of this.plugins.values()) if (!keptPlugins.has(p)) p.retire();
+    for (const u of this.upstreams.values()) if (drop(u)) void u.pool.close().catch(() => undefined);
+    for (const p of this.plugins.values()) if (drop(p)) p.retire();
   }
 
   /** Cuts every upstream connection and stops every VM now (worker shutdown). */
@@ -187,6 +190,20 @@ export class DataPlane {
     for (const p of this.plugins.values()) p.close();
     await Promise.all([...this.upstreams.values()].map((u) => u.pool.destroy()));
   }
+}
+
+/** How many planes hold each pool and plugin: one is closed when the last plane holding it is released. */
+const holders = new WeakMap<object, number>();
+
+function hold(resource: object): void {
+  holders.set(resource, (holders.get(resource) ?? 0) + 1);
+}
+
+/** One plane less holds `resource`: true when it was the last. */
+function drop(resource: object): boolean {
+  const n = (holders.get(resource) ?? 1) - 1;
+  holders.set(resource, n);
+  return n <= 0;
 }
 
 function sameUpstream(a: ResolvedUpstream, b: ResolvedUpstream): boolean {

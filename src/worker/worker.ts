@@ -81,7 +81,7 @@ port.on('message', (msg: ToWorker) => {
         plane = next;
         // server settings that can change without a restart
         const s = next.config.server;
-        gw.server.headersTimeout = s.headers_timeout_ms;
+        gw.server.headersTimeout = s.request_timeout_ms > 0 ? Math.min(s.headers_timeout_ms, s.request_timeout_ms) : s.headers_timeout_ms;
         gw.server.requestTimeout = s.request_timeout_ms;
         gw.server.keepAliveTimeout = s.keep_alive_timeout_ms;
         retiring.add(old);
