@@ -37,3 +37,27 @@ test('a module whose initial memory is over limits.memory_mb is refused at load,
   const ok = await loadFilterModule(fixture('big-memory'), { memoryLimitBytes: 64 * 1048576 });
   assert.equal(ok.memoryMaxBytes, 64 * 1048576);
 });
+
+test('a filter looping around a costly host call spends its CPU budget: 503 for its request, counted, the worker keeps serving', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  const gw = await startTestGateway({
+    upstreams: { app: { url: up.url } },
+    routes: [
+      { name: 'loop', match: { prefix: '/loop' }, upstream: 'app', filters: ['loop'] },
+      { name: 'default', match: { prefix: '/' }, upstream: 'app', filters: [] },
+    ],
+    filters: [{ name: 'loop', wasm: fixture('host-loop') }],
+  });
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  const r = await fetch(`${gw.url}/loop`);
+  assert.equal(r.status, 503);
+  assert.equal(await r.text(), 'filter failed\n');
+  const ok = await fetch(`${gw.url}/other`);
+  assert.equal(ok.status, 200);
+  await ok.text();
+  const text = await (await fetch(`${gw.adminUrl}/stats/prometheus`)).text();
+  assert.match(text, /^wasmgate_filter_failures_total\{filter="loop",cause="cpu_exhausted"\} 1$/m);
+});

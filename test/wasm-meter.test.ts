@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { injectMetering, type MeteredModule } from '../src/wasm/meter.ts';
+import { HOST_CALL_FUEL, injectMetering, type MeteredModule } from '../src/wasm/meter.ts';
 
 const fixturesDir = new URL('./fixtures/wasm/', import.meta.url).pathname;
 const filtersDir = new URL('../filters/', import.meta.url).pathname;
@@ -96,9 +96,10 @@ test('imported globals come first: existing global indices keep working; a taken
   assert.deepEqual(expected.results, [37, 37, 87]);
   const metered = env();
   const l = load(m, metered.imports);
-  l.fuel.value = 1_000n;
+  l.fuel.value = 1_000_000n;
   assert.deepEqual(run(l.exports, metered.counter, metered.logged), expected);
-  assert.equal(l.fuel.value, 1_000n - (1n + 4n) - (1n + 1n) - (1n + 6n) - 4n, 'bump: 1 + (n + 1) each; k, f and the two clashing exports: 1 each');
+  const hostCalls = BigInt(metered.logged.length * HOST_CALL_FUEL);
+  assert.equal(l.fuel.value, 1_000_000n - (1n + 4n) - (1n + 1n) - (1n + 6n) - 4n - hostCalls, 'bump: 1 + (n + 1) each; k, f and the two clashing exports: 1 each; each call of the host function log: HOST_CALL_FUEL');
   assert.equal((l.instance.exports.own as WebAssembly.Global).value, 87);
 });
 
@@ -117,12 +118,13 @@ test('a module with no global and no export section gets both, before its start 
   assert.throws(() => load(m, imports), WebAssembly.RuntimeError);
   assert.deepEqual(reported, []);
   // … and runs with an initial fuel
-  const l = load(injectMetering(original, { initialFuel: 100n }), imports);
+  const H = BigInt(HOST_CALL_FUEL);
+  const l = load(injectMetering(original, { initialFuel: 100n + 5n * H }), imports);
   assert.deepEqual(reported, [...'hello'].map((c) => c.charCodeAt(0)));
-  assert.equal(l.fuel.value, 100n - 1n - 5n);
-  // an initial fuel too small for it traps it, after a part of its work
+  assert.equal(l.fuel.value, 100n - 1n - 5n, 'one function entry, five loop iterations, five host calls');
+  // an initial fuel too small for it traps it, after a part of its work: each host call is charged first
   reported.length = 0;
-  assert.throws(() => load(injectMetering(original, { initialFuel: 3n }), imports), /unreachable/);
+  assert.throws(() => load(injectMetering(original, { initialFuel: 3n + 2n * H }), imports), /unreachable/);
   assert.deepEqual(reported, [104, 101]);
 });
 

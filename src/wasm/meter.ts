@@ -16,8 +16,9 @@
 // keeps the last result in a second global (i32, or i64 for a 64-bit memory) exported as `__wasmgate_grow`:
 // when a trap follows a refused grow (-1), the host knows the module ran out of memory, whatever its
 // allocator does then (Rust and C abort with `unreachable`, AssemblyScript calls `abort`). A trap with the global below zero means "CPU budget spent": a callback
-// given a budget of B completes iff it executes at most B function entries + loop headers (host functions
-// it calls are not charged). Cost: 16 bytes of code per function and per loop (19 with a 2-byte global
+// given a budget of B completes iff it executes at most B function entries + loop headers, plus
+// HOST_CALL_FUEL for every call of a host function (the same check, charging that much, right before each
+// `call` of an imported function: host functions run outside the meter). Cost: 16 bytes of code per function and per loop (19 with a 2-byte global
 // index); per loop iteration a global load, subtract, store, compare and never-taken branch. Measured on
 // the test machine (test/wasm-meter.test.ts): a tight loop summing 10^7 i64s runs 1.3–1.7× slower
 // (+0.1–0.2 ns per iteration); code doing real work per iteration pays proportionally less.
@@ -292,9 +293,9 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
 
   const codeSection = sections.find((s) => s.id === SEC_CODE);
   const code = codeSection && planCode(bytes, codeSection, importedFuncs);
-  const check = checkSequence(fuelIndex);
-  const grow = growSequence(growIndex);
-  const out = new Writer(bytes.length + (code ? code.points.length * Math.max(check.length, grow.length) + code.count * 2 : 0) + 256);
+  // by insertion point kind: P_CHECK, P_GROW, P_HOST
+  const seqs = [checkSequence(fuelIndex), growSequence(growIndex), checkSequence(fuelIndex, HOST_CALL_FUEL)];
+  const out = new Writer(bytes.length + (code ? code.points.length * Math.max(...seqs.map((q) => q.length)) + code.count * 2 : 0) + 256);
   out.bytes(bytes, 0, 8);
   const has = (id: number) => sections.some((s) => s.id === id);
   let globalPending = !has(SEC_GLOBAL);
@@ -327,7 +328,7 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
     if (s.id !== 0) emitMissing(RANK[s.id]!);
     if (s.id === SEC_GLOBAL) out.section(s.id, withEntries(s, ownGlobals, 2, fuelGlobal));
     else if (s.id === SEC_EXPORT) out.section(s.id, withEntries(s, exportCount, 2, fuelExportEntry));
-    else if (s.id === SEC_CODE) writeCode(out, bytes, code!, check, grow);
+    else if (s.id === SEC_CODE) writeCode(out, bytes, code!, seqs);
     else out.bytes(bytes, s.start, s.end);
   }
   emitMissing(Infinity);
@@ -342,19 +343,41 @@ function growSequence(growIndex: number): Uint8Array {
   return Uint8Array.from([0x24, ...i, 0x23, ...i]);
 }
 
-/** The metering check, charging one unit of fuel from global `fuelIndex` (see the header comment). */
-function checkSequence(fuelIndex: number): Uint8Array {
+/** The metering check, charging `units` of fuel (< 2^20) from global `fuelIndex` (see the header comment). */
+function checkSequence(fuelIndex: number, units = 1): Uint8Array {
   const idx = new Writer(8);
   idx.u32(fuelIndex);
   const i = Array.from(idx.buf.subarray(0, idx.len));
-  return Uint8Array.from([0x23, ...i, 0x42, 0x01, 0x7d, 0x24, ...i, 0x23, ...i, 0x42, 0x00, 0x53, 0x04, 0x40, 0x00, 0x0b]);
+  const k: number[] = [];
+  // signed LEB128 of a small positive number: 7 bits a byte, and a last byte whose bit 6 is clear
+  for (let v = units; ; v >>= 7) {
+    if (v < 0x40) {
+      k.push(v);
+      break;
+    }
+    k.push((v & 0x7f) | 0x80);
+  }
+  return Uint8Array.from([0x23, ...i, 0x42, ...k, 0x7d, 0x24, ...i, 0x23, ...i, 0x42, 0x00, 0x53, 0x04, 0x40, 0x00, 0x0b]);
 }
+
+/** What goes at an insertion point (its low two bits; the offset in the input is the rest). */
+const P_CHECK = 0;
+const P_GROW = 1;
+const P_HOST = 2;
+
+/**
+ * Fuel a call to a host function costs: host functions run outside the meter, and some cost
+ * microseconds (copying a body, a header map), so a loop around them would otherwise run for minutes
+ * on a budget meant for milliseconds. 1,000 units caps a callback at the default budget to 200,000
+ * host calls; real filters make tens.
+ */
+export const HOST_CALL_FUEL = 1_000;
 
 interface CodePlan {
   readonly count: number;
   /** Per function body: its start, its size and the end of its insertion points in `points`. */
   readonly bodies: number[];
-  /** Offsets in the input where a check goes, in order; negated: where a grow record goes. */
+  /** Insertion points in the input, in order: offset · 4 + what goes there (P_*). */
   readonly points: number[];
 }
 
@@ -370,7 +393,7 @@ function planCode(bytes: Uint8Array, s: Section, importedFuncs: number): CodePla
     if (start + size > s.end) fail(`body of function ${importedFuncs + i} runs past the code section`, start);
     r.end = start + size;
     try {
-      walkBody(r, points);
+      walkBody(r, points, importedFuncs);
     } catch (err) {
       throw new Error(`${(err as Error).message} in function ${importedFuncs + i}`);
     }
@@ -384,13 +407,13 @@ function planCode(bytes: Uint8Array, s: Section, importedFuncs: number): CodePla
 const lebLength = (v: number) => (v < 2 ** 7 ? 1 : v < 2 ** 14 ? 2 : v < 2 ** 21 ? 3 : v < 2 ** 28 ? 4 : 5);
 
 /** Writes the code section with the checks inserted, each body's size and the section's size re-encoded. */
-function writeCode(out: Writer, bytes: Uint8Array, plan: CodePlan, check: Uint8Array, grow: Uint8Array): void {
+function writeCode(out: Writer, bytes: Uint8Array, plan: CodePlan, seqs: readonly Uint8Array[]): void {
   const { bodies, points } = plan;
   const sizes: number[] = [];
   let total = lebLength(plan.count);
   for (let b = 0, p = 0; b < bodies.length; b += 3) {
     let size = bodies[b + 1]!;
-    for (const last = bodies[b + 2]!; p < last; p++) size += points[p]! < 0 ? grow.length : check.length;
+    for (const last = bodies[b + 2]!; p < last; p++) size += seqs[points[p]! & 3]!.length;
     sizes.push(size);
     total += lebLength(size) + size;
   }
@@ -404,9 +427,9 @@ function writeCode(out: Writer, bytes: Uint8Array, plan: CodePlan, check: Uint8A
     out.u32(sizes[b / 3]!);
     let from = start;
     for (; p < last; p++) {
-      const at = Math.abs(points[p]!);
+      const at = Math.floor(points[p]! / 4);
       out.bytes(bytes, from, at);
-      out.bytes(points[p]! < 0 ? grow : check);
+      out.bytes(seqs[points[p]! & 3]!);
       from = at;
     }
     out.bytes(bytes, from, start + bodies[b + 1]!);
@@ -415,12 +438,12 @@ function writeCode(out: Writer, bytes: Uint8Array, plan: CodePlan, check: Uint8A
 }
 
 /** Walks one function body (reader bounded to it), collecting the offsets where a check goes. */
-function walkBody(r: Reader, points: number[]): void {
+function walkBody(r: Reader, points: number[], importedFuncs: number): void {
   for (let n = r.u32(); n > 0; n--) {
     r.u32();
     r.valType();
   }
-  points.push(r.pos);
+  points.push(r.pos * 4 + P_CHECK);
   let depth = 0;
   while (depth >= 0) {
     const at = r.pos;
@@ -428,11 +451,15 @@ function walkBody(r: Reader, points: number[]): void {
     switch (OPS[op]) {
       case NONE: break;
       case BLOCK: r.blockType(); depth++; break;
-      case LOOP: r.blockType(); depth++; points.push(r.pos); break;
+      case LOOP: r.blockType(); depth++; points.push(r.pos * 4 + P_CHECK); break;
       case END: depth--; break;
       case IDX:
-        if (op === 0x40 && r.u32() === 0) points.push(-r.pos); // memory.grow of memory 0
-        else if (op !== 0x40) r.leb();
+        if (op === 0x40) {
+          if (r.u32() === 0) points.push(r.pos * 4 + P_GROW); // memory.grow of memory 0
+        } else if (op === 0x10 || op === 0x12) {
+          // call / return_call of an imported (host) function: charged before the call
+          if (r.u32() < importedFuncs) points.push(at * 4 + P_HOST);
+        } else r.leb();
         break;
       case IDX2: r.leb(); r.leb(); break;
       case BR_TABLE: for (let n = r.u32(); n >= 0; n--) r.leb(); break;

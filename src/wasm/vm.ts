@@ -170,7 +170,10 @@ export class FilterVm {
       abi: mod.abi,
       clockResolutionNs: BigInt(filter.limits.clock_resolution_us) * 1000n,
       alloc: (size) => this.alloc(size),
-      log: (level, message) => this.guestLog(level, message),
+      log: (level, message, admitted) => {
+        if (admitted === true || this.logAdmit()) this.guestLog(level, message);
+      },
+      logAdmit: () => this.logAdmit(),
       logLevel: () => this.logLevel(),
       buffer: (type) => this.readable.get(type) ?? (type === BufferType.VmConfiguration ? this.vmConfig : undefined),
       property: (path) => this.property(path),
@@ -563,8 +566,8 @@ export class FilterVm {
     throw new FilterStartError(this.filter.name, reason, [...this.recent], cause);
   }
 
-  private guestLog(level: LogLevel, message: string): void {
-    // a log flood is cut at LOG_LINES_PER_SECOND per VM; what was dropped is said once a second
+  /** A log flood is cut at LOG_LINES_PER_SECOND per VM; what was dropped is said once a second. */
+  private logAdmit(): boolean {
     const now = Date.now();
     if (now - this.logWindow >= 1000) {
       if (this.logDropped > 0) this.log.warn({ dropped: this.logDropped }, `filter log lines dropped (over ${LOG_LINES_PER_SECOND}/s)`);
@@ -575,8 +578,12 @@ export class FilterVm {
     if (++this.logLines > LOG_LINES_PER_SECOND) {
       this.logDropped++;
       this.cost.logDropped++;
-      return;
+      return false;
     }
+    return true;
+  }
+
+  private guestLog(level: LogLevel, message: string): void {
     if (this.recent.length === RECENT_LINES) this.recent.shift();
     this.recent.push(`[${PINO_LEVELS[level]}] ${message}`);
     this.log[PINO_LEVELS[level]](message);

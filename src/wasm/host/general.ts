@@ -14,9 +14,12 @@ export function generalImports(host: VmHost): Record<string, HostFn> {
   return {
     proxy_log(level, ptr, len) {
       if (level >>> 0 > LogLevel.Critical) return WasmResult.BadArgument;
+      if (!mem.inBounds(ptr, len)) return WasmResult.InvalidMemoryAccess;
+      // a line over the rate limit is dropped before it is decoded (a flood costs no decoding)
+      if (!host.logAdmit()) return WasmResult.Ok;
       const msg = mem.utf8(ptr, Math.min(len >>> 0, MAX_LOG_BYTES));
-      if (msg === undefined || !mem.inBounds(ptr, len)) return WasmResult.InvalidMemoryAccess;
-      host.log(level as LogLevel, msg);
+      if (msg === undefined) return WasmResult.InvalidMemoryAccess;
+      host.log(level as LogLevel, msg, true);
       return WasmResult.Ok;
     },
     proxy_get_log_level(retPtr) {

@@ -15,7 +15,10 @@ export interface VmHost {
   readonly clockResolutionNs: bigint;
   /** Allocates `size` bytes in the guest through its allocator; 0 on failure. May grow memory. */
   alloc(size: number): number;
-  log(level: LogLevel, message: string): void;
+  /** A line of the filter's log (`admitted`: logAdmit already said yes to it). */
+  log(level: LogLevel, message: string, admitted?: boolean): void;
+  /** False when the VM is over its log-line rate (the line is counted as dropped): skip decoding it. */
+  logAdmit(): boolean;
   /** The proxy-wasm log level the filter's logger is at (0 trace … 5 critical). */
   logLevel(): number;
   /** Bytes of a non-stream buffer (configuration) readable now, or undefined when not available. */
