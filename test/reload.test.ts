@@ -241,3 +241,28 @@ test('two reloads in a row: a request still running on the oldest version keeps 
   assert.equal((await env.gw.reload('test')).ok, true);
   assert.deepEqual(await inFlight, { status: 200, body: 'slow done' });
 });
+
+test('file watching: a config refused for a filter file that does not exist yet loads once the file appears', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  t.after(() => up.close());
+  const yaml = (file: string): string =>
+    head(up.url, `routes:\n  - name: default\n    match: { prefix: / }\n    upstream: app\nfilters:\n  - name: versioned\n    wasm: ${file}\n`, true);
+  const env = await startFromDir(t, yaml('a.wasm'), { 'a.wasm': fixture('version-a') });
+  const versionNow = async (): Promise<string | null> => {
+    const r = await fetch(`${env.url}/x`);
+    await r.text();
+    return r.headers.get('x-version');
+  };
+  assert.equal(await versionNow(), 'a');
+  writeFileSync(join(env.dir, 'gateway.yaml'), yaml('b.wasm'));
+  const deadline = performance.now() + 3000;
+  while (env.gw.reloader.failures === 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(env.gw.reloader.failures, 1, 'refused: b.wasm is missing');
+  assert.equal(await versionNow(), 'a');
+  copyFileSync(fixture('version-b'), join(env.dir, 'b.wasm'));
+  const t0 = performance.now();
+  while ((await versionNow()) !== 'b') {
+    assert.ok(performance.now() - t0 < 5000, 'version b within 5 s of its file appearing');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+});

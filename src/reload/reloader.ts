@@ -74,10 +74,18 @@ export class Reloader {
     }
   }
 
-  /** The files a change of which triggers a reload: gateway.yaml and every filter module. */
+  /**
+   * The files a change of which triggers a reload: gateway.yaml and every filter module, of the serving
+   * config and of the last one read (a config refused for a filter file that is missing or broken
+   * reloads once that file is fixed).
+   */
   watchedFiles(): string[] {
-    return [this.file, ...new Set(this.supervisor.config.filters.map((f) => f.wasm))];
+    const files = [...this.supervisor.config.filters, ...(this.lastRead?.filters ?? [])].map((f) => f.wasm);
+    return [this.file, ...new Set(files)];
   }
+
+  /** The config last read from the file (served or refused after parsing). */
+  private lastRead: ResolvedConfig | undefined = undefined;
 
   filters(): FilterStatus[] {
     return [...this.status.values()];
@@ -128,6 +136,7 @@ export class Reloader {
     } catch (err) {
       return fail((err as Error).message);
     }
+    this.lastRead = loaded;
     const config = this.keepRestartOnly(old, loaded);
 
     // compile what changed; an unchanged module (same file, same bytes, same limit) is reused as is
