@@ -406,3 +406,41 @@ test('a request_timeout_ms below headers_timeout_ms starts (it bounds the header
     await g.stop();
   }
 });
+
+test('requests with trailers (their own upstream path) keep the timeouts: a stalled body is cut at body_timeout_ms, a slow upload is no 504', async () => {
+  const up = await startUpstream((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/stall') {
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('partial'); // and nothing more
+        return;
+      }
+      res.end('done');
+    });
+  });
+  const g = await startTestGateway({
+    upstreams: { app: { url: up.url, timeout_ms: 600, body_timeout_ms: 400 } },
+    routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'app' }],
+  });
+  try {
+    const t0 = performance.now();
+    const stalled = await rawRequest(g.port, 'POST /stall HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: x-t\r\n\r\n3\r\nabc\r\n0\r\nx-t: 1\r\n\r\n');
+    assert.equal(stalled.status, 200);
+    assert.ok(performance.now() - t0 < 3000, 'the stalled response is cut, not left open');
+    // an upload slower than timeout_ms: the headers timeout counts from the request sent whole
+    const sock = net.connect(g.port, '127.0.0.1');
+    let got = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (c: string) => (got += c));
+    sock.write('POST /slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: x-t\r\nConnection: close\r\n\r\n3\r\nabc\r\n');
+    await new Promise((r) => setTimeout(r, 900));
+    sock.write('0\r\nx-t: 1\r\n\r\n');
+    await new Promise((r) => sock.on('close', r));
+    assert.match(got, /^HTTP\/1\.1 200 /);
+    assert.ok(got.endsWith('done'));
+  } finally {
+    await g.stop();
+    await up.close();
+  }
+});

@@ -55,8 +55,20 @@ export function forwardWithTrailers(
     handler.onError(err);
   };
   handler.onConnect((err) => fail(err ?? new Error('aborted')));
-  const timer = setTimeout(() => fail(Object.assign(new Error('upstream headers timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' })), headersTimeoutMs);
+  // as undici's timeouts: the response headers within headersTimeoutMs of the request sent whole, then
+  // no gap longer than the upstream's body_timeout_ms between response body chunks
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (ms: number, message: string, code: string): void => {
+    clearTimeout(timer);
+    if (ms > 0 && !failed) timer = setTimeout(() => fail(Object.assign(new Error(message), { code })), ms);
+  };
+  out.on('finish', () => {
+    if (!responded) arm(headersTimeoutMs, 'upstream headers timeout', 'UND_ERR_HEADERS_TIMEOUT');
+  });
+  let responded = false;
+  const bodyTimeoutMs = upstream.config.body_timeout_ms;
   out.on('error', (err) => fail(err));
+  out.on('close', () => clearTimeout(timer));
 
   body.on('data', (chunk: Buffer) => {
     handler.onBodySent(chunk);
@@ -76,12 +88,25 @@ export function forwardWithTrailers(
   });
 
   out.on('response', (res) => {
-    clearTimeout(timer);
-    if (!handler.onHeaders(res.statusCode ?? 502, res.rawHeaders, () => res.resume(), res.statusMessage ?? '')) res.pause();
+    responded = true;
+    const idle = (): void => arm(bodyTimeoutMs, 'upstream body timeout', 'UND_ERR_BODY_TIMEOUT');
+    // paused for the client (backpressure) or a filter: no body is expected meanwhile
+    const pause = (): void => {
+      clearTimeout(timer);
+      res.pause();
+    };
+    const resume = (): void => {
+      idle();
+      res.resume();
+    };
+    idle();
+    if (!handler.onHeaders(res.statusCode ?? 502, res.rawHeaders, resume, res.statusMessage ?? '')) pause();
     res.on('data', (chunk: Buffer) => {
-      if (!handler.onData(chunk)) res.pause();
+      idle();
+      if (!handler.onData(chunk)) pause();
     });
     res.on('end', () => {
+      clearTimeout(timer);
       if (!failed) handler.onComplete(res.rawTrailers);
     });
     res.on('error', (err) => fail(err));
