@@ -26,6 +26,10 @@ before(async () => {
       res.on('close', () => upstreamEvents.push(`closed ${res.writableFinished ? 'finished' : 'unfinished'}`));
       return;
     }
+    if (req.url === '/reset-before-headers') {
+      req.socket.destroy();
+      return;
+    }
     if (req.url === '/reset-mid-body') {
       res.writeHead(200, { 'content-length': '1000000' });
       res.write(Buffer.alloc(1000, 97));
@@ -72,6 +76,10 @@ async function expectLocal(path: string, status: number, body: RegExp): Promise<
 
 test('an upstream that refuses connections gives 503', async () => {
   await expectLocal('/dead', 503, /upstream unavailable/);
+});
+
+test('an upstream that resets the connection before any response gives 503, as Envoy answers it', async () => {
+  await expectLocal('/reset-before-headers', 503, /upstream unavailable/);
 });
 
 test('an upstream that sends a broken response gives 502', async () => {

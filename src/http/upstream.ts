@@ -53,7 +53,9 @@ export interface UpstreamFailure {
 const CONNECT_FAILED: UpstreamFailure = { code: ErrorCodes.GW_ERR_UPSTREAM_CONNECT_FAILED, status: 503, reason: 'connect_failed' };
 const CONNECT_TIMEOUT: UpstreamFailure = { code: ErrorCodes.GW_ERR_UPSTREAM_CONNECT_TIMEOUT, status: 503, reason: 'connect_timeout' };
 const TIMEOUT: UpstreamFailure = { code: ErrorCodes.GW_ERR_UPSTREAM_TIMEOUT, status: 504, reason: 'timeout' };
-const RESET: UpstreamFailure = { code: ErrorCodes.GW_ERR_UPSTREAM_RESET, status: 502, reason: 'reset' };
+// a connection reset before the response (a keep-alive connection the upstream closed as the request went
+// out, a crash): 503, as Envoy answers "upstream connect error or disconnect/reset before headers"
+const RESET: UpstreamFailure = { code: ErrorCodes.GW_ERR_UPSTREAM_RESET, status: 503, reason: 'reset' };
 const BAD_RESPONSE: UpstreamFailure = { code: ErrorCodes.GW_ERR_UPSTREAM_BAD_RESPONSE, status: 502, reason: 'bad_response' };
 
 const CONNECT_ERRNO = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
