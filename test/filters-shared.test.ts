@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pool } from 'undici';
-import { fixture, startTestGateway } from './helpers/gateway.ts';
+import { fixture, startTestGateway, startUpstream } from './helpers/gateway.ts';
 import { SharedStore } from '../src/wasm/shared/store.ts';
 import { metricName } from '../src/admin/filter-metrics.ts';
 
@@ -130,4 +130,27 @@ test('the shared store: CAS rules, a bounded size, compaction of replaced values
   assert.equal(store2.get(Buffer.from('key'), Buffer.from('Dvm\0'))!.value.toString(), 'p1');
   assert.equal(store2.get(Buffer.from('key'), Buffer.from('Dother\0')), undefined, 'another prefix is another key');
   assert.equal(store2.get(Buffer.from('ey'), Buffer.from('Dvm\0k'))!.value.toString(), 'p1', 'only the bytes count, not where they are split');
+});
+
+test('a filter that defines metrics without end gets a quarter of the table; the other filters still get theirs', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  const gw = await startTestGateway({
+    upstreams: { app: { url: up.url } },
+    routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+    filters: [
+      { name: 'hog', wasm: fixture('metrics-hog') },
+      { name: 'good', wasm: fixture('metric-counter') },
+    ],
+  });
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  const r = await fetch(`${gw.url}/x`);
+  assert.equal(r.status, 200);
+  await r.text();
+  const text = await (await fetch(`${gw.adminUrl}/stats/prometheus`)).text();
+  assert.match(text, /^wasmcustom_good_requests\{filter="good"\} 1$/m);
+  const hog = text.split('\n').filter((l) => l.startsWith('wasmcustom_hog_') && !l.startsWith('#')).length;
+  assert.ok(hog > 0 && hog <= 8192 / 4, `${hog} hog metrics`);
 });

@@ -48,18 +48,28 @@ export class MetricsStore {
     this.cells = new BigInt64Array(sab, 16, this.max * CELLS);
   }
 
-  /** The slot of (filter, kind, name), allocated on first use; undefined when every slot is taken. */
+  /**
+   * The slot of (filter, kind, name), allocated on first use; undefined when every slot is taken, or when
+   * the filter holds its share already: one filter gets at most a quarter of the table, so a filter
+   * defining metrics without end cannot leave the others none.
+   */
   define(filter: string, kind: MetricKind, name: string): number | undefined {
     const nameKey = Buffer.from(`m${kind}${filter}\0${name}`, 'utf8');
+    const countKey = Buffer.from(`mc${filter}`, 'utf8');
     return this.store.withLock(() => {
       const existing = this.store.getLocked(nameKey);
       if (existing !== undefined) return existing.readUInt32LE(0);
       const slot = Atomics.load(this.header, 0);
       if (slot >= this.max) return undefined;
+      const held = this.store.getLocked(countKey)?.readUInt32LE(0) ?? 0;
+      if (held >= Math.max(1, this.max >> 2)) return undefined;
       const v = Buffer.alloc(4);
       v.writeUInt32LE(slot);
       if (this.store.setLocked(nameKey, v, 0) !== 'ok') return undefined;
       this.store.setLocked(slotKey(slot), Buffer.from(`${kind}${filter}\0${name}`, 'utf8'), 0);
+      const count = Buffer.alloc(4);
+      count.writeUInt32LE(held + 1);
+      this.store.setLocked(countKey, count, 0);
       Atomics.store(this.header, 0, slot + 1);
       return slot;
     });
