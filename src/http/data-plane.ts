@@ -63,7 +63,7 @@ export class DataPlane {
   /** Requests (and tunnels) running on this plane. */
   active = 0;
   /** Replaced by a newer plane: released when `active` reaches 0. */
-  private retiredFor: DataPlane | undefined = undefined;
+  private retired = false;
   private released = false;
 
   /**
@@ -158,18 +158,18 @@ export class DataPlane {
 
   /** A request (or tunnel) on this plane ended. */
   release(): void {
-    if (--this.active === 0 && this.retiredFor !== undefined) this.releaseResources();
+    if (--this.active === 0 && this.retired) this.releaseResources();
   }
 
-  /** `next` now serves new requests: this plane goes once its requests are done. */
-  retire(next: DataPlane): void {
-    this.retiredFor = next;
+  /** Another plane now serves new requests: this one goes once its requests are done. */
+  retire(): void {
+    this.retired = true;
     if (this.active === 0) this.releaseResources();
   }
 
   /** A plane that was built but never served (a reload that failed elsewhere): drop what it started. */
-  discard(current: DataPlane): void {
-    this.retiredFor = current;
+  discard(): void {
+    this.retired = true;
     this.releaseResources();
   }
 

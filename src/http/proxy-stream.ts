@@ -104,7 +104,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     this.bodyKind = head.body;
     if (head.reject !== 0) {
       this.res.shouldKeepAlive = false;
-      this.localReply(head.reject, LocalReplyBodies[head.reject as 400 | 501]);
+      this.localReply(head.reject, LocalReplyBodies[head.reject]);
       return;
     }
 

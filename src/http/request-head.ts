@@ -18,7 +18,7 @@ export interface RequestHead {
    * The status to answer when the head is unacceptable even though it parsed: 400 for no Host (HTTP/1.1)
    * or several, or a fragment in the target, 501 for a transfer coding other than chunked; 0 when fine.
    */
-  readonly reject: number;
+  readonly reject: 0 | 400 | 501;
 }
 
 /** Fills `headers` (empty on entry) from `req` and returns the request's routing facts. */
@@ -31,7 +31,7 @@ export function readRequestHead(req: IncomingMessage, headers: HeaderMap, via: s
   let hasBody = false;
   let chunked = false;
   let hasTrailers = false;
-  let reject = 0;
+  let reject: 0 | 400 | 501 = 0;
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();

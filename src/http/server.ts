@@ -23,13 +23,19 @@ const CLIENT_ERRORS: Record<string, readonly [number, ErrorCode]> = {
 };
 const BAD_REQUEST = [400, ErrorCodes.GW_ERR_BAD_REQUEST] as const;
 
+/**
+ * The headers timeout the server runs with: the headers are part of the request, so a request_timeout_ms
+ * below headers_timeout_ms bounds them too (Node refuses headersTimeout > requestTimeout).
+ */
+export function headersTimeoutOf(s: ResolvedServer): number {
+  return s.request_timeout_ms > 0 ? Math.min(s.headers_timeout_ms, s.request_timeout_ms) : s.headers_timeout_ms;
+}
+
 export function createGatewayServer(opts: ResolvedServer, getPlane: () => DataPlane, log: Logger): GatewayServer {
   const server = http.createServer(
     {
       keepAliveTimeout: opts.keep_alive_timeout_ms,
-      // the headers are part of the request: a request_timeout_ms below headers_timeout_ms bounds them too
-      // (Node refuses to start with headersTimeout > requestTimeout)
-      headersTimeout: opts.request_timeout_ms > 0 ? Math.min(opts.headers_timeout_ms, opts.request_timeout_ms) : opts.headers_timeout_ms,
+      headersTimeout: headersTimeoutOf(opts),
       requestTimeout: opts.request_timeout_ms,
       maxHeaderSize: opts.max_header_bytes,
       connectionsCheckingInterval: Math.min(1000, Math.max(100, opts.headers_timeout_ms >> 2)),

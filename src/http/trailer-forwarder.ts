@@ -58,6 +58,8 @@ export function forwardWithTrailers(
   // as undici's timeouts: the response headers within headersTimeoutMs of the request sent whole, then
   // no gap longer than the upstream's body_timeout_ms between response body chunks
   let timer: NodeJS.Timeout | undefined;
+  let responded = false;
+  const bodyTimeoutMs = upstream.config.body_timeout_ms;
   const arm = (ms: number, message: string, code: string): void => {
     clearTimeout(timer);
     if (ms > 0 && !failed) timer = setTimeout(() => fail(Object.assign(new Error(message), { code })), ms);
@@ -65,8 +67,6 @@ export function forwardWithTrailers(
   out.on('finish', () => {
     if (!responded) arm(headersTimeoutMs, 'upstream headers timeout', 'UND_ERR_HEADERS_TIMEOUT');
   });
-  let responded = false;
-  const bodyTimeoutMs = upstream.config.body_timeout_ms;
   out.on('error', (err) => fail(err));
   out.on('close', () => clearTimeout(timer));
 

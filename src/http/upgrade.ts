@@ -33,7 +33,7 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
     const h = readRequestHead(req, headers, plane.via);
     socket.on('error', () => socket.destroy());
     if (h.reject !== 0) {
-      sendRawReply(socket, h.reject, LocalReplyBodies[h.reject as 400 | 501], h.requestId);
+      sendRawReply(socket, h.reject, LocalReplyBodies[h.reject], h.requestId);
       return;
     }
     const route = plane.router.match(h.method, h.path, headers);

@@ -8,7 +8,7 @@ import { DataPlane, type WorkerContext } from '../http/data-plane.ts';
 import { AccessLog } from '../observability/access-log.ts';
 import { LineWriter } from '../observability/line-writer.ts';
 import { WorkerStats } from '../observability/stats.ts';
-import { createGatewayServer } from '../http/server.ts';
+import { createGatewayServer, headersTimeoutOf } from '../http/server.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 import { SharedStore } from '../wasm/shared/store.ts';
 import { MetricsStore } from '../wasm/shared/metrics.ts';
@@ -81,11 +81,11 @@ port.on('message', (msg: ToWorker) => {
         plane = next;
         // server settings that can change without a restart
         const s = next.config.server;
-        gw.server.headersTimeout = s.request_timeout_ms > 0 ? Math.min(s.headers_timeout_ms, s.request_timeout_ms) : s.headers_timeout_ms;
+        gw.server.headersTimeout = headersTimeoutOf(s);
         gw.server.requestTimeout = s.request_timeout_ms;
         gw.server.keepAliveTimeout = s.keep_alive_timeout_ms;
         retiring.add(old);
-        old.retire(next);
+        old.retire();
       }
       post({ type: 'committed', version: msg.version });
       break;
@@ -93,7 +93,7 @@ port.on('message', (msg: ToWorker) => {
     case 'abort': {
       const next = prepared.get(msg.version);
       prepared.delete(msg.version);
-      if (next !== undefined && plane !== undefined) next.discard(plane);
+      if (next !== undefined && plane !== undefined) next.discard();
       break;
     }
     case 'drain':

@@ -97,10 +97,7 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       if (typeof map === 'number') return map;
       // malformed or oversized input decodes to nothing: the map is cleared (cpp-host does the same)
       const pairs = decodePairs(bytes) ?? [];
-      for (let i = 0; i < pairs.length; i += 2) {
-        pairs[i] = pairs[i]!.toLowerCase();
-        if (!validHeader(type, pairs[i]!, pairs[i + 1]!)) return WasmResult.BadArgument; // nothing changed
-      }
+      if (!lowerAndCheck(type, pairs)) return WasmResult.BadArgument; // nothing changed
       if (pairsWireBytes(pairs) > MAX_FILTER_HEADER_BYTES) return WasmResult.BadArgument;
       map.pseudo.length = 0;
       map.list.length = 0;
@@ -172,11 +169,8 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       if (status >>> 0 < 200 || status >>> 0 > 599) return WasmResult.BadArgument;
       const headers = headerBytes.length === 0 ? [] : decodePairs(headerBytes);
       if (headers === undefined || pairsWireBytes(headers) > MAX_FILTER_HEADER_BYTES) return WasmResult.BadArgument;
-      for (let i = 0; i < headers.length; i += 2) {
-        headers[i] = headers[i]!.toLowerCase();
-        // checked as a trailer map is: no pseudo-header means anything in extra reply headers
-        if (!validHeader(HeaderMapType.ResponseTrailers, headers[i]!, headers[i + 1]!)) return WasmResult.BadArgument;
-      }
+      // checked as a trailer map is: no pseudo-header means anything in extra reply headers
+      if (!lowerAndCheck(HeaderMapType.ResponseTrailers, headers)) return WasmResult.BadArgument;
       return s.sendLocalResponse(status >>> 0, details.replace(/\s/g, '_'), body, headers, grpcStatus | 0);
     },
     proxy_continue_stream(type) {
@@ -232,14 +226,7 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       }
       if (headers === undefined || trailers === undefined) return WasmResult.BadArgument;
       // checked as a request's headers are: CR, LF or NUL, or a name that is not a token, never reach a wire
-      for (let i = 0; i < headers.length; i += 2) {
-        headers[i] = headers[i]!.toLowerCase();
-        if (!validHeader(HeaderMapType.RequestHeaders, headers[i]!, headers[i + 1]!)) return WasmResult.BadArgument;
-      }
-      for (let i = 0; i < trailers.length; i += 2) {
-        trailers[i] = trailers[i]!.toLowerCase();
-        if (!validHeader(HeaderMapType.RequestTrailers, trailers[i]!, trailers[i + 1]!)) return WasmResult.BadArgument;
-      }
+      if (!lowerAndCheck(HeaderMapType.RequestHeaders, headers) || !lowerAndCheck(HeaderMapType.RequestTrailers, trailers)) return WasmResult.BadArgument;
       // the timeout is an int for Envoy: one past 2^31 - 1 ms is negative, and refused
       if ((timeoutMs | 0) < 0) return WasmResult.BadArgument;
       const { result, token } = host.httpCall(upstream, headers, body, trailers, timeoutMs | 0);
@@ -267,6 +254,15 @@ const EMPTY_MAP = new HeaderMap();
 const TOKEN = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 1;
 const REQUEST_PSEUDO = new Set([':method', ':path', ':authority', ':scheme']);
+
+/** Lower-cases the names of flat pairs a filter handed over, in place; false when one is not valid for a map of `type`. */
+function lowerAndCheck(type: number, pairs: string[]): boolean {
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = (pairs[i] = lowerCase(pairs[i]!));
+    if (!validHeader(type, name, pairs[i + 1]!)) return false;
+  }
+  return true;
+}
 
 /** The name in lower case (the same string when it already is: the usual case, without a copy). */
 function lowerCase(name: string): string {
