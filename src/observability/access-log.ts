@@ -9,7 +9,7 @@
 // written as bytes straight into the writer's chunk: building them as strings made the log the largest
 // allocation of a request (~1.4 KB of string pieces per line), which the young-generation GC pays for.
 import type { LineWriter } from './line-writer.ts';
-import { isoTime, jsonStringMax, putAscii, putJsonString, putMillis, putUint } from './line-writer.ts';
+import { jsonStringMax, putAscii, putJsonString, putMillis, putUint } from './line-writer.ts';
 
 export interface AccessLogEntrySource {
   readonly requestId: string;
@@ -74,34 +74,89 @@ export class AccessLog {
       const route = this.route[i]!;
       const upstream = this.upstream[i]!;
       const failure = this.failure[i]!;
+      const method = this.method[i]!;
       // drop the references: a quiet gateway keeps no request's strings alive
       this.requestId[i] = this.path[i] = '';
       // the method is an HTTP token (Node's parser accepts nothing else), route and upstream names match
       // the schema's name pattern, failures are the gateway's own words: only the request id and the path
       // can need escaping
-      const max = FIXED_MAX + this.prefix.length + jsonStringMax(requestId) + jsonStringMax(path) + this.method[i]!.length + route.length + upstream.length + failure.length;
+      const max = FIXED_MAX + this.prefix.length + jsonStringMax(requestId) + jsonStringMax(path) + method.length + route.length + upstream.length + failure.length;
       if (!out.reserve(max)) continue;
       const b = out.buf;
-      let p = putAscii(b, out.pos, '{"level":"info","time":"');
-      p = putAscii(b, p, isoTime(this.time[i]!));
-      b[p++] = 0x22;
-      p = putAscii(b, p, this.prefix);
+      // constant pieces are copied from bytes made once (a memcpy), not stored byte by byte
+      let p = this.putTime(b, out.pos, this.time[i]!);
       p = putJsonString(b, p, requestId);
-      p = putAscii(b, p, ',"method":"');
-      p = putAscii(b, p, this.method[i]!);
-      p = putAscii(b, p, '","path":');
-      p = putJsonString(b, p, path);
-      p = putUint(b, putAscii(b, p, ',"status":'), this.status[i]!);
-      p = putUint(b, putAscii(b, p, ',"bytesIn":'), this.bytesIn[i]!);
-      p = putUint(b, putAscii(b, p, ',"bytesOut":'), this.bytesOut[i]!);
-      p = putMillis(b, putAscii(b, p, ',"durationMs":'), this.duration[i]!);
+      b.set(METHOD, p);
+      p = putAscii(b, p + METHOD.length, method);
+      b.set(PATH, p);
+      p = putJsonString(b, p + PATH.length, path);
+      b.set(STATUS, p);
+      p = putUint(b, p + STATUS.length, this.status[i]!);
+      b.set(BYTES_IN, p);
+      p = putUint(b, p + BYTES_IN.length, this.bytesIn[i]!);
+      b.set(BYTES_OUT, p);
+      p = putUint(b, p + BYTES_OUT.length, this.bytesOut[i]!);
+      b.set(DURATION, p);
+      p = putMillis(b, p + DURATION.length, this.duration[i]!);
+      if (failure === '') {
+        const tail = this.tail(route, upstream);
+        b.set(tail, p);
+        out.pos = p + tail.length;
+        continue;
+      }
       if (route !== '') p = putAscii(b, putAscii(b, putAscii(b, p, ',"route":"'), route), '"');
       if (upstream !== '') p = putAscii(b, putAscii(b, putAscii(b, p, ',"upstream":"'), upstream), '"');
-      if (failure !== '') p = putAscii(b, putAscii(b, putAscii(b, p, ',"failure":"'), failure), '"');
+      p = putAscii(b, putAscii(b, putAscii(b, p, ',"failure":"'), failure), '"');
       out.pos = putAscii(b, p, ',"msg":"access"}\n');
     }
   }
+
+  // the start of a line up to the request id: `{"level":"info","time":"<ISO second>.` changes once a
+  // second, the milliseconds are three digits, the rest (`Z"` and the prefix) never changes
+  private second = -1;
+  private head = Buffer.alloc(0);
+  private afterMs = Buffer.alloc(0);
+
+  private putTime(b: Buffer, p: number, ms: number): number {
+    const second = Math.floor(ms / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      const iso = new Date(second * 1000).toISOString(); // YYYY-MM-DDTHH:MM:SS.000Z
+      this.head = Buffer.from(`{"level":"info","time":"${iso.slice(0, -4)}`, 'latin1');
+      if (this.afterMs.length === 0) this.afterMs = Buffer.from(`Z"${this.prefix}`, 'latin1');
+    }
+    b.set(this.head, p);
+    p += this.head.length;
+    const frac = ms - second * 1000;
+    b[p++] = 48 + Math.floor(frac / 100);
+    b[p++] = 48 + (Math.floor(frac / 10) % 10);
+    b[p++] = 48 + (frac % 10);
+    b.set(this.afterMs, p);
+    return p + this.afterMs.length;
+  }
+
+  /** The end of a line without a failure, for a route and an upstream (`""`: none), made once. */
+  private readonly tails = new Map<string, Map<string, Buffer>>();
+
+  private tail(route: string, upstream: string): Buffer {
+    let byUpstream = this.tails.get(route);
+    if (byUpstream === undefined) this.tails.set(route, (byUpstream = new Map()));
+    let tail = byUpstream.get(upstream);
+    if (tail === undefined) {
+      const r = route === '' ? '' : `,"route":"${route}"`;
+      const u = upstream === '' ? '' : `,"upstream":"${upstream}"`;
+      byUpstream.set(upstream, (tail = Buffer.from(`${r}${u},"msg":"access"}\n`, 'latin1')));
+    }
+    return tail;
+  }
 }
+
+const METHOD = Buffer.from(',"method":"', 'latin1');
+const PATH = Buffer.from('","path":', 'latin1');
+const STATUS = Buffer.from(',"status":', 'latin1');
+const BYTES_IN = Buffer.from(',"bytesIn":', 'latin1');
+const BYTES_OUT = Buffer.from(',"bytesOut":', 'latin1');
+const DURATION = Buffer.from(',"durationMs":', 'latin1');
 
 /** The bytes of a line besides the prefix and the variable strings: constants, time, numbers. */
 const FIXED_MAX = 320;

@@ -1,7 +1,8 @@
-// Buffered line output for the access log. Lines are joined into writes of at most PIPE_BUF (4096)
-// bytes, so that writes from several worker threads to one stdout pipe never tear a line, and so that
-// one write() serves many requests. Lines go as bytes into reusable 4 KiB chunks (see reserve): a writer
-// that keeps up allocates nothing per line.
+// Buffered line output for the access log. Lines are joined into writes of many lines each, so that one
+// write() serves many requests. To a pipe or a socket a write is at most PIPE_BUF (4096) bytes, so that
+// writes from several worker threads to one stdout pipe never tear a line; to a file or a device (whose
+// writes are whole) it is up to 64 KiB, as a system call costs microseconds on a virtual machine. Lines
+// go as bytes into reusable chunks (see reserve): a writer that keeps up allocates nothing per line.
 //
 // Writes are synchronous but never block: for a pipe or a terminal the writer opens its own file
 // description of the output (/proc/self/fd/N) with O_NONBLOCK, which leaves fd N itself untouched; a
@@ -13,6 +14,8 @@
 import fs from 'node:fs';
 
 const PIPE_BUF = 4096;
+/** Chunk size when the output is not a pipe or a socket. */
+const BIG_CHUNK = 64 * 1024;
 const { O_WRONLY, O_NONBLOCK, O_APPEND } = fs.constants;
 
 export class LineWriter {
@@ -21,9 +24,11 @@ export class LineWriter {
   private readonly syncFd: number;
   private readonly maxQueuedBytes: number;
   /** The chunk being filled: lines are written into `buf` at `pos` (see reserve). */
-  buf: Buffer = Buffer.allocUnsafeSlow(PIPE_BUF);
+  buf: Buffer;
   pos = 0;
-  /** Full chunks waiting to be written (each at most PIPE_BUF bytes of whole lines, but for one long line), with their lengths and the bytes of them already written. */
+  /** Bytes of whole lines per write: PIPE_BUF to a pipe or socket, BIG_CHUNK else. */
+  private readonly chunkSize: number;
+  /** Full chunks waiting to be written (each at most chunkSize bytes of whole lines, but for one long line), with their lengths and the bytes of them already written. */
   private readonly chunks: Buffer[] = [];
   private readonly lengths: number[] = [];
   private done = 0;
@@ -42,16 +47,21 @@ export class LineWriter {
     this.fd = fd;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 4 * 1024 * 1024;
     let syncFd = -1;
+    let chunkSize = PIPE_BUF;
     try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFIFO() && !st.isSocket()) chunkSize = BIG_CHUNK;
       // a regular file is written through fd itself: its own description would have an offset of its own,
       // and when the shell opened the file without O_APPEND (`> file`), the other writers of fd (the
       // gateway's event log) and this one would write over each other's lines. Writes to a file never
       // wait on a reader.
-      syncFd = fs.fstatSync(fd).isFile() ? fd : fs.openSync(`/proc/self/fd/${fd}`, O_WRONLY | O_NONBLOCK | O_APPEND);
+      syncFd = st.isFile() ? fd : fs.openSync(`/proc/self/fd/${fd}`, O_WRONLY | O_NONBLOCK | O_APPEND);
     } catch {
       // no /proc, or a socket: asynchronous writes
     }
     this.syncFd = syncFd;
+    this.chunkSize = chunkSize;
+    this.buf = Buffer.allocUnsafeSlow(chunkSize);
     setInterval(() => this.flush(), options.flushIntervalMs ?? 200).unref();
   }
 
@@ -64,7 +74,7 @@ export class LineWriter {
       this.dropped++;
       return false;
     }
-    if (this.pos + max > PIPE_BUF) {
+    if (this.pos + max > this.chunkSize) {
       if (this.pos > 0) {
         this.seal();
         this.drain();
@@ -97,7 +107,7 @@ export class LineWriter {
     this.chunks.push(this.buf);
     this.lengths.push(this.pos);
     this.queued += this.pos;
-    this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(PIPE_BUF);
+    this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.chunkSize);
     this.pos = 0;
   }
 
@@ -119,7 +129,7 @@ export class LineWriter {
     const chunk = this.chunks.shift()!;
     this.queued -= this.lengths.shift()!;
     this.done = 0;
-    if (chunk.length === PIPE_BUF && this.spare.length < 4) this.spare.push(chunk);
+    if (chunk.length === this.chunkSize && this.spare.length < 4) this.spare.push(chunk);
   }
 
   private drain(): void {
@@ -142,7 +152,7 @@ export class LineWriter {
         }
         return;
       }
-      // short only for a chunk over PIPE_BUF (one very long line): the rest goes next
+      // short only for a chunk over PIPE_BUF to a pipe (one very long line): the rest goes next
       this.done += n;
       if (this.done >= length) this.written();
     }
@@ -214,16 +224,4 @@ export function putMillis(b: Buffer, p: number, ms: number): number {
   b[p++] = 48 + (Math.floor(frac / 10) % 10);
   b[p++] = 48 + (frac % 10);
   return p;
-}
-
-let lastMs = 0;
-let lastIso = '';
-
-/** A time (ms since the epoch) as an ISO string, formatted once per millisecond seen in a row. */
-export function isoTime(ms: number): string {
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
-  }
-  return lastIso;
 }
