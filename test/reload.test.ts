@@ -266,3 +266,26 @@ test('file watching: a config refused for a filter file that does not exist yet 
     await new Promise((r) => setTimeout(r, 20));
   }
 });
+
+test('replaced versions are let go: 40 reloads, each starting VMs that hold 8 MiB, leave the memory where it was', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  t.after(() => up.close());
+  // a new plugin configuration starts a new VM in each of the two workers at every reload
+  const yaml = (n: number): string =>
+    head(up.url, `routes:\n  - name: default\n    match: { prefix: / }\n    upstream: app\nfilters:\n  - name: mem\n    wasm: mem.wasm\n    config: "v${n}"\n`);
+  const env = await startFromDir(t, yaml(0), { 'mem.wasm': fixture('vm-memory') });
+  const reloadTo = async (n: number): Promise<void> => {
+    writeFileSync(join(env.dir, 'gateway.yaml'), yaml(n));
+    assert.equal((await env.gw.reload('test')).ok, true);
+    const r = await fetch(`${env.url}/x`);
+    assert.equal(r.status, 200);
+    await r.text();
+  };
+  for (let n = 1; n <= 3; n++) await reloadTo(n);
+  const before = process.memoryUsage().rss;
+  for (let n = 4; n <= 43; n++) await reloadTo(n);
+  await new Promise((r) => setTimeout(r, 200));
+  const grownMb = (process.memoryUsage().rss - before) / 1048576;
+  // kept, the replaced VMs would hold 40 × 2 × 8 MiB = 640 MiB
+  assert.ok(grownMb < 200, `resident memory grew by ${grownMb.toFixed(0)} MiB over 40 reloads`);
+});

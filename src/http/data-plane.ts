@@ -161,9 +161,16 @@ export class DataPlane {
     if (--this.active === 0 && this.retired) this.releaseResources();
   }
 
-  /** Another plane now serves new requests: this one goes once its requests are done. */
-  retire(): void {
+  /** Called once the plane is released (its last request ended after retire, or discard). */
+  private onReleased: (() => void) | undefined = undefined;
+
+  /**
+   * Another plane now serves new requests: this one goes once its requests are done, and then calls
+   * `onReleased` (the worker forgets it there: nothing else may keep a retired plane, its VMs and pools).
+   */
+  retire(onReleased?: () => void): void {
     this.retired = true;
+    this.onReleased = onReleased;
     if (this.active === 0) this.releaseResources();
   }
 
@@ -183,6 +190,9 @@ export class DataPlane {
     this.released = true;
     for (const u of this.upstreams.values()) if (drop(u)) void u.pool.close().catch(() => undefined);
     for (const p of this.plugins.values()) if (drop(p)) p.retire();
+    const done = this.onReleased;
+    this.onReleased = undefined;
+    done?.();
   }
 
   /** Cuts every upstream connection and stops every VM now (worker shutdown). */

@@ -58,10 +58,7 @@ port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'stats': {
       let old = 0;
-      for (const p of retiring) {
-        if (p.active === 0) retiring.delete(p);
-        else old += p.active;
-      }
+      for (const p of retiring) old += p.active;
       post({ type: 'stats', id: msg.id, stats: { ...worker.stats.snapshot(lines.dropped, plane!.filterCosts()), old_version_streams: old } });
       break;
     }
@@ -85,7 +82,7 @@ port.on('message', (msg: ToWorker) => {
         gw.server.requestTimeout = s.request_timeout_ms;
         gw.server.keepAliveTimeout = s.keep_alive_timeout_ms;
         retiring.add(old);
-        old.retire();
+        old.retire(() => retiring.delete(old));
       }
       post({ type: 'committed', version: msg.version });
       break;
