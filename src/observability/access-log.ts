@@ -140,7 +140,10 @@ export class AccessLog {
 
   private tail(route: string, upstream: string): Buffer {
     let byUpstream = this.tails.get(route);
-    if (byUpstream === undefined) this.tails.set(route, (byUpstream = new Map()));
+    if (byUpstream === undefined) {
+      if (this.tails.size >= 1024) this.tails.clear(); // names of routes that reloads removed do not pile up
+      this.tails.set(route, (byUpstream = new Map()));
+    }
     let tail = byUpstream.get(upstream);
     if (tail === undefined) {
       const r = route === '' ? '' : `,"route":"${route}"`;
