@@ -44,6 +44,7 @@ export class AccessLog {
   constructor(out: LineWriter, workerId: number) {
     this.out = out;
     this.prefix = `,"pid":${process.pid},"worker":${workerId},"access":true,"reqId":`;
+    this.afterMs = Buffer.from(`Z"${this.prefix}`, 'latin1');
     out.beforeFlush(() => this.format());
   }
 
@@ -115,7 +116,7 @@ export class AccessLog {
   // second, the milliseconds are three digits, the rest (`Z"` and the prefix) never changes
   private second = -1;
   private head = Buffer.alloc(0);
-  private afterMs = Buffer.alloc(0);
+  private readonly afterMs: Buffer;
 
   private putTime(b: Buffer, p: number, ms: number): number {
     const second = Math.floor(ms / 1000);
@@ -123,7 +124,6 @@ export class AccessLog {
       this.second = second;
       const iso = new Date(second * 1000).toISOString(); // YYYY-MM-DDTHH:MM:SS.000Z
       this.head = Buffer.from(`{"level":"info","time":"${iso.slice(0, -4)}`, 'latin1');
-      if (this.afterMs.length === 0) this.afterMs = Buffer.from(`Z"${this.prefix}`, 'latin1');
     }
     b.set(this.head, p);
     p += this.head.length;
