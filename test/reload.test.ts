@@ -270,16 +270,23 @@ test('file watching: a config refused for a filter file that does not exist yet 
 test('replaced versions are let go: 40 reloads, each starting VMs that hold 8 MiB, leave the memory where it was', async (t) => {
   const up = await startUpstream((_req, res) => res.end('ok'));
   t.after(() => up.close());
-  // a new plugin configuration starts a new VM in each of the two workers at every reload
+  // each reload changes the configuration of one of two filters, in turn, which starts a new VM for it in
+  // each of the two workers; the other filter keeps its VM (made by an older version)
   const yaml = (n: number): string =>
-    head(up.url, `routes:\n  - name: default\n    match: { prefix: / }\n    upstream: app\nfilters:\n  - name: mem\n    wasm: mem.wasm\n    config: "v${n}"\n`);
+    head(
+      up.url,
+      'routes:\n  - name: default\n    match: { prefix: / }\n    upstream: app\nfilters:\n' +
+        `  - name: a\n    wasm: mem.wasm\n    config: "a${n - (n % 2)}"\n  - name: b\n    wasm: mem.wasm\n    config: "b${n - ((n + 1) % 2)}"\n`,
+    );
   const env = await startFromDir(t, yaml(0), { 'mem.wasm': fixture('vm-memory') });
   const reloadTo = async (n: number): Promise<void> => {
     writeFileSync(join(env.dir, 'gateway.yaml'), yaml(n));
-    assert.equal((await env.gw.reload('test')).ok, true);
-    const r = await fetch(`${env.url}/x`);
-    assert.equal(r.status, 200);
-    await r.text();
+    const r = await env.gw.reload('test');
+    assert.equal(r.ok, true);
+    assert.equal(r.changed.length, 1);
+    const res = await fetch(`${env.url}/x`);
+    assert.equal(res.status, 200);
+    await res.text();
   };
   for (let n = 1; n <= 3; n++) await reloadTo(n);
   const before = process.memoryUsage().rss;
@@ -288,4 +295,29 @@ test('replaced versions are let go: 40 reloads, each starting VMs that hold 8 Mi
   const grownMb = (process.memoryUsage().rss - before) / 1048576;
   // kept, the replaced VMs would hold 40 × 2 × 8 MiB = 640 MiB
   assert.ok(grownMb < 200, `resident memory grew by ${grownMb.toFixed(0)} MiB over 40 reloads`);
+});
+
+test('a VM that refuses its configuration after arming a tick is stopped: refused reloads leave nothing running', async (t) => {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  t.after(() => up.close());
+  const yaml = (file: string, n: number): string =>
+    head(up.url, `routes:\n  - name: default\n    match: { prefix: / }\n    upstream: app\nfilters:\n  - name: f\n    wasm: ${file}\n    config: "c${n}"\n`);
+  const env = await startFromDir(t, yaml('ok.wasm', 0), { 'ok.wasm': fixture('vm-memory'), 'refuse.wasm': fixture('tick-refuse') });
+  for (let n = 1; n <= 5; n++) {
+    writeFileSync(join(env.dir, 'gateway.yaml'), yaml('refuse.wasm', n));
+    const r = await env.gw.reload('test');
+    assert.equal(r.ok, false);
+    assert.match(r.error, /configur/i);
+  }
+  // the refused VMs' ticks count in their metric: it must stand still
+  const ticks = async (): Promise<number> => {
+    const text = await (await fetch(`${env.admin}/stats/prometheus`)).text();
+    return Number(/^wasmcustom_refused_ticks\{filter="f"\} (\d+)$/m.exec(text)?.[1] ?? '0');
+  };
+  const seen = await ticks();
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal((await ticks()) - seen, 0, 'a refused VM went on ticking');
+  const res = await fetch(`${env.url}/x`);
+  assert.equal(res.status, 200);
+  await res.text();
 });

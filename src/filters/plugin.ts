@@ -59,8 +59,15 @@ export class Plugin {
 
   private startVm(): FilterVm {
     const vm = new FilterVm(this.module!, this.filter, this.log, this.services, this.cost);
-    vm.initialize();
-    vm.startRootContext();
+    try {
+      vm.initialize();
+      vm.startRootContext();
+    } catch (err) {
+      // a VM that refused to start may already have armed a tick or registered a queue: stop it, or its
+      // timer keeps it (its memory, and the plane that made it) running for good
+      vm.close();
+      throw err;
+    }
     vm.onFailure = (failed) => {
       this.lastFailureClass = failed.failureClass;
       this.failed(failed.failure);

@@ -96,18 +96,7 @@ export class DataPlane {
     this.directHeaders = config.routes.map((r) =>
       r.direct_response === undefined ? undefined : Object.entries(r.direct_response.headers).flat(),
     );
-    const plane = this;
-    const services: VmServices = {
-      ...(worker.shared === undefined ? {} : { shared: worker.shared }),
-      // through the serving plane: a VM kept across reloads calls the upstreams of the current config
-      upstream: (name) => (worker.current() ?? this).upstreams.get(name),
-      sendCall,
-      ...(worker.watchdog === undefined ? {} : { watchdog: worker.watchdog }),
-      filterIndex: (name) => config.filters.findIndex((f) => f.name === name),
-      get maxCallBodyBytes() {
-        return (worker.current() ?? plane).config.server.max_buffer_bytes;
-      },
-    };
+    const services = vmServices(worker, upstreams, config);
     const plugins = new Map<string, Plugin>();
     const started: Plugin[] = [];
     try {
@@ -125,6 +114,8 @@ export class DataPlane {
       }
     } catch (err) {
       for (const p of started) p.close();
+      // pools made for this plane (not taken over from the serving one) go with it
+      for (const [name, u] of upstreams) if (previous?.upstreams.get(name) !== u) void u.pool.destroy().catch(() => undefined);
       throw err;
     }
     this.plugins = plugins;
@@ -200,6 +191,28 @@ export class DataPlane {
     for (const p of this.plugins.values()) p.close();
     await Promise.all([...this.upstreams.values()].map((u) => u.pool.destroy()));
   }
+}
+
+/**
+ * What the VMs of a plane's new plugins reach the gateway through. A function of its own so that it
+ * keeps only what it names: closures made in the DataPlane constructor would share its scope, and a
+ * plugin that a reload keeps would then keep the plane that made it, that plane's plugins and so on,
+ * back to the first version.
+ */
+function vmServices(worker: WorkerContext, upstreams: ReadonlyMap<string, Upstream>, config: ResolvedConfig): VmServices {
+  const filterNames = config.filters.map((f) => f.name);
+  const maxBuffer = config.server.max_buffer_bytes;
+  return {
+    ...(worker.shared === undefined ? {} : { shared: worker.shared }),
+    // through the serving plane: a VM kept across reloads calls the upstreams of the current config
+    upstream: (name) => (worker.current()?.upstreams ?? upstreams).get(name),
+    sendCall,
+    ...(worker.watchdog === undefined ? {} : { watchdog: worker.watchdog }),
+    filterIndex: (name) => filterNames.indexOf(name),
+    get maxCallBodyBytes() {
+      return worker.current()?.config.server.max_buffer_bytes ?? maxBuffer;
+    },
+  };
 }
 
 /** How many planes hold each pool and plugin: one is closed when the last plane holding it is released. */
