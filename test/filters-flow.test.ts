@@ -543,3 +543,46 @@ describe('local replies (proxy_send_local_response)', () => {
     },
   );
 });
+
+describe('a held request whose client left with its body unread', () => {
+  let up: TestUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    up = await recordingUpstream([]);
+    gw = await startTestGateway({
+      server: { request_timeout_ms: 1000, headers_timeout_ms: 1000 },
+      upstreams: { up: { url: up.url } },
+      routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up' }],
+      filters: [{ name: 'pause', wasm: wasm('pause') }],
+    });
+  });
+  after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+
+  test('is released once the request timeout answers it: no request, socket or filter context is kept', async () => {
+    // the filter holds the request headers, so nothing reads the body: the socket stops reading and never
+    // sees the client leave; the request timeout then answers 408 on a connection nobody will close
+    const clients = Array.from({ length: 3 }, () => {
+      const s = net.connect(gw.port, '127.0.0.1', () => {
+        s.write('POST /upload HTTP/1.1\r\nHost: x\r\nx-pause: hold\r\ncontent-length: 10000000\r\n\r\n');
+        s.write(Buffer.alloc(200_000, 0x61));
+        setTimeout(() => s.destroy(), 200);
+      });
+      s.on('error', () => {});
+      return s;
+    });
+    await waitActive(gw, 3);
+    await sleep(300);
+    assert.ok(clients.every((s) => s.destroyed), 'the clients left');
+    const deadline = Date.now() + 8000;
+    for (;;) {
+      const stats = (await (await fetch(`${gw.adminUrl}/stats`)).json()) as { active: number; downstream: { connections_active: number } };
+      // the admin fetch above is on another port: the gateway's own port has nothing left
+      if (stats.active === 0 && stats.downstream.connections_active === 0) break;
+      if (Date.now() > deadline) assert.fail(`still held: ${stats.active} requests, ${stats.downstream.connections_active} connections`);
+      await sleep(100);
+    }
+  });
+});
