@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
 import { Pool } from 'undici';
 import { loadConfigFile } from '../src/config/load.ts';
 import { createRootLogger } from '../src/observability/logger.ts';
@@ -321,3 +322,46 @@ test('a VM that refuses its configuration after arming a tick is stopped: refuse
   assert.equal(res.status, 200);
   await res.text();
 });
+
+test('an upstream a reload removed: the connections its requests with trailers used are closed', async (t) => {
+  const handler: Parameters<typeof startUpstream>[0] = (req, res) => {
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  };
+  const one = await startUpstream(handler);
+  const two = await startUpstream(handler);
+  t.after(() => one.close());
+  t.after(() => two.close());
+  one.server.keepAliveTimeout = 60_000; // only the gateway may close them
+  let open = 0;
+  one.server.on('connection', (s: import('node:net').Socket) => {
+    open++;
+    s.on('close', () => open--);
+  });
+  const yaml = (url: string): string => head(url, 'routes:\n  - name: default\n    match: { prefix: / }\n    upstream: app\n');
+  const env = await startFromDir(t, yaml(one.url));
+  // a chunked request that announces trailers takes the trailer path (its own keep-alive connections)
+  assert.equal(await rawPost(env.gw.port), 200);
+  assert.ok(open > 0, 'the request reached upstream one');
+  writeFileSync(join(env.dir, 'gateway.yaml'), yaml(two.url));
+  assert.equal((await env.gw.reload('test')).ok, true);
+  assert.equal(await rawPost(env.gw.port), 200);
+  const deadline = performance.now() + 3000;
+  while (open > 0) {
+    assert.ok(performance.now() < deadline, `${open} connection(s) to the removed upstream still open`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+});
+
+/** POSTs a chunked body with a trailer over a raw socket; resolves with the status. */
+function rawPost(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.write('POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\nConnection: close\r\n\r\n4\r\nping\r\n0\r\nx-sum: 1\r\n\r\n');
+    });
+    let data = '';
+    s.on('data', (d) => (data += d.toString('latin1')));
+    s.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+    s.on('error', reject);
+  });
+}

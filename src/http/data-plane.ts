@@ -10,6 +10,7 @@ import type { AccessLog } from '../observability/access-log.ts';
 import { WorkerStats } from '../observability/stats.ts';
 import { Router } from './router.ts';
 import { createUpstream, type Upstream } from './upstream.ts';
+import { closeTrailerPath } from './trailer-forwarder.ts';
 import type { CompiledRoute } from './router.ts';
 import type { FilterModule } from '../wasm/module.ts';
 import { FilterChain, Plugin } from '../filters/plugin.ts';
@@ -179,7 +180,11 @@ export class DataPlane {
   private releaseResources(): void {
     if (this.released) return;
     this.released = true;
-    for (const u of this.upstreams.values()) if (drop(u)) void u.pool.close().catch(() => undefined);
+    for (const u of this.upstreams.values()) {
+      if (!drop(u)) continue;
+      void u.pool.close().catch(() => undefined);
+      closeTrailerPath(u);
+    }
     for (const p of this.plugins.values()) if (drop(p)) p.retire();
     const done = this.onReleased;
     this.onReleased = undefined;
@@ -189,6 +194,7 @@ export class DataPlane {
   /** Cuts every upstream connection and stops every VM now (worker shutdown). */
   async destroy(): Promise<void> {
     for (const p of this.plugins.values()) p.close();
+    for (const u of this.upstreams.values()) closeTrailerPath(u);
     await Promise.all([...this.upstreams.values()].map((u) => u.pool.destroy()));
   }
 }

@@ -18,6 +18,12 @@ export interface ForwardHandler {
 /** Per upstream: a keep-alive agent and the address it connects to, made on first use. */
 const targets = new WeakMap<Upstream, { agent: http.Agent; host: string; port: number }>();
 
+/** The upstream is gone (no plane holds it any more): the trailer path's idle connections to it are closed. */
+export function closeTrailerPath(upstream: Upstream): void {
+  targets.get(upstream)?.agent.destroy();
+  targets.delete(upstream);
+}
+
 export function forwardWithTrailers(
   handler: ForwardHandler,
   upstream: Upstream,
