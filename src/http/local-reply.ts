@@ -46,13 +46,16 @@ export function sendLocalReply(
   return len;
 }
 
-/** How long a connection answered by sendRawReply stays open for the client to read the answer and close. */
-const RAW_LINGER_MS = 2000;
+/**
+ * How long a connection the gateway answered and closed on its side (an early reply, or sendRawReply's)
+ * stays open for the client to read the answer and close its side, before it is destroyed.
+ */
+export const LINGER_MS = 2000;
 
 /**
  * Writes a complete response straight onto a socket and closes it: for requests the HTTP server could not
  * hand over as a request (malformed ones, timed out ones, upgrades). Our side is closed at once; the socket
- * is destroyed when the client closes its side, or after RAW_LINGER_MS: a client that never does (or that
+ * is destroyed when the client closes its side, or after LINGER_MS: a client that never does (or that
  * left while its unread body kept the socket from seeing it) cannot keep the connection, nor a request
  * still held on it, for good.
  */
@@ -65,7 +68,7 @@ export function sendRawReply(socket: Duplex, status: number, body: string, reque
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
   );
-  const timer = setTimeout(() => socket.destroy(), RAW_LINGER_MS);
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
 }

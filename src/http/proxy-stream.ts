@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import { HeaderMap, appendFlat, headerName, latin1, rawPairs, removeFlat } from './header-map.ts';
 import { readRequestHead } from './request-head.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
-import { LocalReplyBodies, sendLocalReply } from './local-reply.ts';
+import { LINGER_MS, LocalReplyBodies, sendLocalReply } from './local-reply.ts';
 import { classifyUpstreamError, type Upstream } from './upstream.ts';
 import { upstreamPath, type CompiledRoute } from './router.ts';
 import { forwardWithTrailers, type ForwardHandler } from './trailer-forwarder.ts';
@@ -643,10 +643,6 @@ export class ProxyStream implements ForwardHandler, Exchange {
     plane.release();
   }
 }
-
-
-/** How long a connection closed after an early reply goes on reading what the client still sends. */
-const LINGER_MS = 2000;
 
 /**
  * Replaces Node's `socket.destroySoon()` (called once a `connection: close` response is written) on the
