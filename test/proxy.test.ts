@@ -323,6 +323,47 @@ test('WebSocket upgrades are routed, then tunnelled both ways once the upstream 
   }
 });
 
+test('a WebSocket tunnel whose upstream ignores the client closing it is cut after 10 s, both connections', async () => {
+  const up = await startUpstream((_req, res) => res.end('not upgraded'));
+  let upstreamClosed = false;
+  up.server.on('upgrade', (_req, socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    // it never closes its side, and goes on sending: a write to a connection the gateway reset fails
+    const ping = setInterval(() => socket.write('.'), 200);
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearInterval(ping);
+      upstreamClosed = true;
+    });
+  });
+  const gw2 = await startTestGateway({ upstreams: { up: { url: up.url } }, routes: [{ name: 'ws', match: { prefix: '/' }, upstream: 'up' }] });
+  try {
+    const sock = net.connect(gw2.port, '127.0.0.1');
+    sock.on('error', () => {});
+    sock.setEncoding('latin1');
+    let got = '';
+    sock.on('data', (c: string) => {
+      got += c;
+      if (got.startsWith('HTTP/1.1 101') && got.endsWith('\r\n\r\n')) sock.end(); // upgraded: the client closes its side
+    });
+    sock.write('GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    const started = performance.now();
+    await new Promise((r) => {
+      sock.on('close', r);
+      setTimeout(r, 15_000).unref();
+    });
+    const waited = performance.now() - started;
+    sock.destroy();
+    assert.match(got, /^HTTP\/1\.1 101 /);
+    assert.ok(waited > 8000 && waited < 14_000, `closed after ${Math.round(waited)} ms`);
+    for (let i = 0; i < 100 && !upstreamClosed; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(upstreamClosed, 'the upstream connection was closed too');
+  } finally {
+    await gw2.stop();
+    await up.close();
+  }
+});
+
 test('absolute-form request targets are routed by their path, with their authority as Host', async () => {
   seen.length = 0;
   const res = await rawRequest(gw.port, 'GET http://shop.example:8080/api/cart?id=7 HTTP/1.1\r\nHost: ignored.example\r\nConnection: close\r\n\r\n');

@@ -1,6 +1,6 @@
 // Upgrade requests: routed like any request; WebSocket upgrades are then tunnelled to the upstream with
 // http-proxy-3 once the upstream answers 101. Other upgrade protocols get 403, as in Envoy by default.
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -13,6 +13,9 @@ import { LocalReplyBodies, sendRawReply } from './local-reply.ts';
 import { classifyUpstreamError } from './upstream.ts';
 import { upstreamPath } from './router.ts';
 
+/** How long a tunnel one side of which has closed waits for the other side to close. */
+const TUNNEL_HALF_CLOSE_MS = 10_000;
+
 export interface UpgradeHandler {
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Open tunnels: they are not HTTP connections any more, so a forced drain closes them here. */
@@ -24,6 +27,12 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
   // ones removed): http-proxy-3 adds nothing of its own
   const proxy = createProxyServer({ ws: true, xfwd: false, prependPath: false });
   const tunnels = new Set<Socket>();
+  // when the client's connection closes, http-proxy-3 only ends the upstream one, which then waits for
+  // the upstream to close its side: it is reset instead (a no-op when the upstream already closed), so
+  // that an upstream that ignores the end cannot keep it open
+  proxy.on('proxyReqWs', (proxyReq: ClientRequest, _req: IncomingMessage, client: Duplex) => {
+    proxyReq.once('upgrade', (_res: IncomingMessage, upstream: Socket) => client.once('close', () => upstream.destroyed || upstream.resetAndDestroy()));
+  });
 
   const handle = (req: IncomingMessage, duplex: Duplex, head: Buffer): void => {
     const socket = duplex as Socket;
@@ -57,7 +66,18 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
     tunnels.add(socket);
     let status = 101;
     let failure = '';
+    // a side that closed its half (the client, or the upstream through http-proxy-3's end of our side):
+    // the tunnel ends when the other side closes too, or after TUNNEL_HALF_CLOSE_MS; an upstream that
+    // ignores the client's close cannot keep the tunnel (and its two connections) for good
+    let halfClosed: NodeJS.Timeout | undefined;
+    const onHalfClose = (): void => {
+      halfClosed ??= setTimeout(() => socket.destroy(), TUNNEL_HALF_CLOSE_MS);
+      halfClosed.unref();
+    };
+    socket.once('end', onHalfClose);
+    socket.once('finish', onHalfClose);
     socket.once('close', () => {
+      clearTimeout(halfClosed);
       tunnels.delete(socket);
       plane.stats.active--;
       plane.stats.record(status, plane.routeStat[route.index]!, upstream.index, 0, 0);
