@@ -116,7 +116,7 @@ export class DataPlane {
     } catch (err) {
       for (const p of started) p.close();
       // pools made for this plane (not taken over from the serving one) go with it
-      for (const [name, u] of upstreams) if (previous?.upstreams.get(name) !== u) void u.pool.destroy().catch(() => undefined);
+      for (const [name, u] of upstreams) if (previous?.upstreams.get(name) !== u) void closeUpstream(u, false);
       throw err;
     }
     this.plugins = plugins;
@@ -180,11 +180,7 @@ export class DataPlane {
   private releaseResources(): void {
     if (this.released) return;
     this.released = true;
-    for (const u of this.upstreams.values()) {
-      if (!drop(u)) continue;
-      void u.pool.close().catch(() => undefined);
-      closeTrailerPath(u);
-    }
+    for (const u of this.upstreams.values()) if (drop(u)) void closeUpstream(u, true);
     for (const p of this.plugins.values()) if (drop(p)) p.retire();
     const done = this.onReleased;
     this.onReleased = undefined;
@@ -194,9 +190,17 @@ export class DataPlane {
   /** Cuts every upstream connection and stops every VM now (worker shutdown). */
   async destroy(): Promise<void> {
     for (const p of this.plugins.values()) p.close();
-    for (const u of this.upstreams.values()) closeTrailerPath(u);
-    await Promise.all([...this.upstreams.values()].map((u) => u.pool.destroy()));
+    await Promise.all([...this.upstreams.values()].map((u) => closeUpstream(u, false)));
   }
+}
+
+/**
+ * Closes an upstream no plane holds: its pool (its requests drained first, or cut at once) and the
+ * trailer path's connections to it.
+ */
+function closeUpstream(u: Upstream, drain: boolean): Promise<void> {
+  closeTrailerPath(u);
+  return (drain ? u.pool.close() : u.pool.destroy()).catch(() => undefined);
 }
 
 /**

@@ -68,7 +68,12 @@ export function sendRawReply(socket: Duplex, status: number, body: string, reque
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
   );
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  destroyWithin(socket, LINGER_MS);
+}
+
+/** Destroys `socket` after `ms` unless it closes before. */
+export function destroyWithin(socket: Duplex, ms: number): void {
+  const timer = setTimeout(() => socket.destroy(), ms);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
 }

@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import { HeaderMap, appendFlat, headerName, latin1, rawPairs, removeFlat } from './header-map.ts';
 import { readRequestHead } from './request-head.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
-import { LINGER_MS, LocalReplyBodies, sendLocalReply } from './local-reply.ts';
+import { LINGER_MS, LocalReplyBodies, destroyWithin, sendLocalReply } from './local-reply.ts';
 import { classifyUpstreamError, type Upstream } from './upstream.ts';
 import { upstreamPath, type CompiledRoute } from './router.ts';
 import { forwardWithTrailers, type ForwardHandler } from './trailer-forwarder.ts';
@@ -653,9 +653,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
  */
 function lingeringClose(this: Socket): void {
   if (this.writable) this.end();
-  const timer = setTimeout(() => this.destroy(), LINGER_MS);
-  timer.unref();
-  this.once('close', () => clearTimeout(timer));
+  destroyWithin(this, LINGER_MS);
   // the client closed its side: nothing more to read; close once the reply has left (a reply still
   // queued in the socket would be lost to an early destroy)
   this.once('end', () => (this.writableFinished ? this.destroy() : this.once('finish', () => this.destroy())));

@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { DataPlane } from './data-plane.ts';
 import { HeaderMap } from './header-map.ts';
 import { readRequestHead } from './request-head.ts';
-import { LocalReplyBodies, sendRawReply } from './local-reply.ts';
+import { LocalReplyBodies, destroyWithin, sendRawReply } from './local-reply.ts';
 import { classifyUpstreamError } from './upstream.ts';
 import { upstreamPath } from './router.ts';
 
@@ -69,15 +69,15 @@ export function createUpgradeHandler(getPlane: () => DataPlane, log: Logger): Up
     // a side that closed its half (the client, or the upstream through http-proxy-3's end of our side):
     // the tunnel ends when the other side closes too, or after TUNNEL_HALF_CLOSE_MS; an upstream that
     // ignores the client's close cannot keep the tunnel (and its two connections) for good
-    let halfClosed: NodeJS.Timeout | undefined;
+    let halfClosed = false;
     const onHalfClose = (): void => {
-      halfClosed ??= setTimeout(() => socket.destroy(), TUNNEL_HALF_CLOSE_MS);
-      halfClosed.unref();
+      if (halfClosed) return;
+      halfClosed = true;
+      destroyWithin(socket, TUNNEL_HALF_CLOSE_MS);
     };
     socket.once('end', onHalfClose);
     socket.once('finish', onHalfClose);
     socket.once('close', () => {
-      clearTimeout(halfClosed);
       tunnels.delete(socket);
       plane.stats.active--;
       plane.stats.record(status, plane.routeStat[route.index]!, upstream.index, 0, 0);
