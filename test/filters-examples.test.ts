@@ -74,6 +74,27 @@ test('add-headers: request headers set/added/removed before the upstream, respon
   assert.equal(hello.headers.get('x-request-id')?.length, 36);
 });
 
+test('add-headers: a :path no HTTP/1.1 request line can carry is answered 503 at once, the upstream never asked', async (t) => {
+  const { up, seen } = await recordingUpstream();
+  const gw = await startTestGateway({
+    upstreams: { app: { url: up.url } },
+    routes: [{ name: 'default', match: { prefix: '/' }, upstream: 'app' }],
+    filters: [{ name: 'add-headers', wasm: wasm('add-headers'), config: { request: { set: { ':path': '/a b' } } } }],
+  });
+  t.after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+  // a bodyless GET and a POST: the refusal comes while the request is being handed to the upstream pool
+  for (const init of [{}, { method: 'POST', body: 'x' }]) {
+    const res = await fetch(`${gw.url}/x`, { ...init, signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 503);
+    assert.equal(await res.text(), 'upstream unavailable\n');
+    assert.equal(res.headers.get('x-request-id')?.length, 36);
+  }
+  assert.equal(seen.length, 0);
+});
+
 test('add-headers: a configuration it refuses stops the gateway from starting, with the filter’s reason', async () => {
   await assert.rejects(
     startTestGateway({

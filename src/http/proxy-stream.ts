@@ -418,7 +418,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     this.abandoned = true;
     this.upstreamBody?.destroy();
     this.abortUpstream?.(new Error('replaced by a local reply'));
-    if (!this.req.complete) this.req.resume(); // drain what is left of the request body
+    if (this.bodyKind !== 'none' && !this.req.complete) this.req.resume(); // drain what is left of the request body
   }
 
   writeDirectReply(status: number, body: Buffer, headers: readonly string[]): void {
@@ -555,7 +555,8 @@ export class ProxyStream implements ForwardHandler, Exchange {
 
   onError(err: Error): void {
     if (this.finished || this.abandoned) return;
-    if (this.res.destroyed || (this.req.destroyed && !this.req.complete)) {
+    // (a request without a body starts ended and destroyed: see optimizeEmptyRequests in server.ts)
+    if (this.res.destroyed || (this.bodyKind !== 'none' && this.req.destroyed && !this.req.complete)) {
       this.failure = 'client_abort';
       this.finish();
       return;
