@@ -23,13 +23,13 @@ async function startNodeServer(ctx: SetupContext, script: string, args: string[]
   }
 }
 
-function undiciSetup(name: string, mode: string | null): SetupDef {
+function undiciSetup(name: string, mode: string | null, emptyEnded = false): SetupDef {
   return {
     name,
-    description: `node:http + one undici Pool (keep-alive, 64 connections), ${mode ?? 'UNDICI_MODE'} shape`,
+    description: `node:http + one undici Pool (keep-alive, 64 connections), ${mode ?? 'UNDICI_MODE'} shape${emptyEnded ? ', optimizeEmptyRequests on' : ''}`,
     start: (ctx) => {
       const m = mode ?? ctx.settings.undiciMode;
-      return startNodeServer(ctx, 'undici-minimal.ts', ['--mode', m], { mode: m });
+      return startNodeServer(ctx, 'undici-minimal.ts', ['--mode', m, ...(emptyEnded ? ['--empty-ended'] : [])], { mode: m, emptyEnded });
     },
   };
 }
@@ -131,6 +131,9 @@ export const SETUPS: readonly SetupDef[] = [
   undiciSetup('undici-request', 'request'),
   undiciSetup('undici-stream', 'stream'),
   undiciSetup('undici-dispatch', 'dispatch'),
+  // Not in the default set: the baseline with Node's optimizeEmptyRequests, which the gateway turns on
+  // (bodyless requests start as ended streams): how much of the difference to the baseline that option is
+  undiciSetup('undici-ended', null, true),
 ];
 
 /** Filter setups and how many filters each runs (the filter-cost table compares them with `wasmgate`). */

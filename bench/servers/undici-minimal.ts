@@ -4,7 +4,9 @@
 //   --mode request   pool.request() then pipeline(body, res)
 //   --mode stream    pool.stream() with a factory returning `res` as the sink
 //   --mode dispatch  pool.dispatch() with a raw handler writing straight into `res`
-// Usage: node bench/servers/undici-minimal.ts --upstream http://127.0.0.1:U [--mode M] [--port P]
+// --empty-ended turns on Node's optimizeEmptyRequests (bodyless requests start as ended streams), which
+// the gateway uses: the `undici-ended` setup, to see how much of the difference that option is.
+// Usage: node bench/servers/undici-minimal.ts --upstream http://127.0.0.1:U [--mode M] [--port P] [--empty-ended]
 import http from 'node:http';
 import { pipeline } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
@@ -106,7 +108,7 @@ if (handler === undefined) {
   process.exit(2);
 }
 
-const server = http.createServer(handler);
+const server = http.createServer({ optimizeEmptyRequests: process.argv.includes('--empty-ended') }, handler);
 tuneServer(server);
 server.listen(listenPort(argValue('port')), '127.0.0.1', () => announceReady(server));
 exitOnSignal(server, () => pool.close());
