@@ -418,7 +418,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     this.abandoned = true;
     this.upstreamBody?.destroy();
     this.abortUpstream?.(new Error('replaced by a local reply'));
-    if (this.bodyKind !== 'none' && !this.req.complete) this.req.resume(); // drain what is left of the request body
+    if (this.bodyPending) this.req.resume(); // drain what is left of the request body
   }
 
   writeDirectReply(status: number, body: Buffer, headers: readonly string[]): void {
@@ -555,8 +555,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
 
   onError(err: Error): void {
     if (this.finished || this.abandoned) return;
-    // (a request without a body starts ended and destroyed: see optimizeEmptyRequests in server.ts)
-    if (this.res.destroyed || (this.bodyKind !== 'none' && this.req.destroyed && !this.req.complete)) {
+    if (this.res.destroyed || (this.bodyPending && this.req.destroyed)) {
       this.failure = 'client_abort';
       this.finish();
       return;
@@ -612,10 +611,18 @@ export class ProxyStream implements ForwardHandler, Exchange {
    * the client is still sending is read and dropped instead of being answered with a reset.
    */
   private closeIfRequestUnread(): void {
-    // (a request without a body is complete once its head is read, before Node marks it so)
-    if (this.bodyKind === 'none' || this.req.complete) return;
+    if (!this.bodyPending) return;
     this.res.shouldKeepAlive = false;
     (this.req.socket as Socket).destroySoon = lingeringClose;
+  }
+
+  /**
+   * The request body has not all arrived. A request without a body is complete once its head is read,
+   * before Node marks it so; and it starts ended and destroyed (optimizeEmptyRequests in server.ts), which
+   * must not read as a client that left.
+   */
+  private get bodyPending(): boolean {
+    return this.bodyKind !== 'none' && !this.req.complete;
   }
 
   /** The downstream response closed: when that happens before the end, the client went away. */
