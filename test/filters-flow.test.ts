@@ -544,6 +544,45 @@ describe('local replies (proxy_send_local_response)', () => {
   );
 });
 
+describe('the buffer limit on a body held at end_of_stream', () => {
+  const seen: Seen[] = [];
+  let up: TestUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    up = await recordingUpstream(seen);
+    gw = await startTestGateway({
+      server: { max_buffer_bytes: 4096 },
+      upstreams: { up: { url: up.url } },
+      // body.wat buffers the request to its end and passes it on whole, two bytes longer ("[" + ... + "]");
+      // pause.wat (x-pause: end) then holds it at end_of_stream until a tick continues it
+      routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up', filters: ['body', 'pause'] }],
+      filters: [
+        { name: 'body', wasm: wasm('body') },
+        { name: 'pause', wasm: wasm('pause') },
+      ],
+    });
+  });
+  after(async () => {
+    await gw.stop();
+    await up.close();
+  });
+
+  test('a filter holding more than server.max_buffer_bytes at end_of_stream: 413, as Envoy does, and the upstream never sees it', async () => {
+    seen.length = 0;
+    // 4095 bytes never go over the limit in the first filter; the 4097 it passes on do in the second
+    const r = await send(`${gw.url}/over`, { method: 'POST', body: 'a'.repeat(4095), headers: { 'x-pause': 'end' } });
+    assert.equal(r.status, 413);
+    assert.equal(r.body, '<REQUEST BODY TOO LARGE\n>', 'the reply went through the response phase of the filter before (body.wat)');
+    await sleep(60); // past the tick that would have continued it
+    assert.equal(seen.length, 0);
+    // at the limit it goes through
+    const ok = await send(`${gw.url}/at`, { method: 'POST', body: 'a'.repeat(4094), headers: { 'x-pause': 'end' } });
+    assert.equal(ok.status, 200);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.body, `[${'A'.repeat(4094)}]`);
+  });
+});
+
 describe('a held request whose client left with its body unread', () => {
   let up: TestUpstream;
   let gw: TestGateway;

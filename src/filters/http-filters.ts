@@ -560,8 +560,10 @@ export class FilterRun {
         if (chunk.length === 0 && !eos) return;
         continue;
       }
+      // as Envoy's watermark buffer: what a filter buffers is limited whether or not the body is complete
+      // (a request with a content-length ends with its last chunk)
       if (eos) c.setWaiting(kind, W_BODY);
-      else this.checkLimit(kind, c, held.length);
+      this.checkLimit(kind, c, held.length);
       return;
     }
   }
