@@ -40,7 +40,11 @@ before(async () => {
   });
   // an upstream that answers with something that is not HTTP
   garbage = net.createServer((sock) => {
-    sock.once('data', () => sock.end('HTTP/1.1 abc nonsense\r\n\u0000\u0001\r\n\r\n'));
+    sock.once('data', (d: Buffer) => {
+      // /broken/100: a 100 Continue nobody asked for, then the response
+      if (d.toString('latin1').startsWith('GET /broken/100 ')) sock.end('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      else sock.end('HTTP/1.1 abc nonsense\r\n\u0000\u0001\r\n\r\n');
+    });
   });
   await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', () => r()));
   deadPort = await closedPort();
@@ -84,6 +88,10 @@ test('an upstream that resets the connection before any response gives 503, as E
 
 test('an upstream that sends a broken response gives 502', async () => {
   await expectLocal('/broken', 502, /invalid response/);
+});
+
+test('an upstream that sends a 100 Continue the request did not ask for gives 502 (a response undici cannot take)', async () => {
+  await expectLocal('/broken/100', 502, /invalid response/);
 });
 
 test('an upstream slower than its timeout gives 504', async () => {

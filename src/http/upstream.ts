@@ -70,5 +70,8 @@ export function classifyUpstreamError(err: unknown): UpstreamFailure {
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return TIMEOUT;
   if (CONNECT_ERRNO.has(code)) return CONNECT_FAILED;
   if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_INFO') return BAD_RESPONSE;
+  // undici's SocketError for an answer it cannot take: a response to no request, or a 100 Continue the
+  // request did not ask for (undici sends no Expect; Envoy would drop the 100 and forward what follows)
+  if (code === 'UND_ERR_SOCKET' && (err as Error).message === 'bad response') return BAD_RESPONSE;
   return RESET;
 }
