@@ -23,13 +23,17 @@ async function startNodeServer(ctx: SetupContext, script: string, args: string[]
   }
 }
 
-function undiciSetup(name: string, mode: string | null, emptyEnded = false): SetupDef {
+function undiciSetup(name: string, mode: string | null, opts: { emptyEnded?: boolean; heapGrowingPercent?: number } = {}): SetupDef {
+  const args = [...(opts.emptyEnded === true ? ['--empty-ended'] : []), ...(opts.heapGrowingPercent === undefined ? [] : ['--heap-growing-percent', String(opts.heapGrowingPercent)])];
   return {
     name,
-    description: `node:http + one undici Pool (keep-alive, 64 connections), ${mode ?? 'UNDICI_MODE'} shape${emptyEnded ? ', optimizeEmptyRequests on' : ''}`,
+    description:
+      `node:http + one undici Pool (keep-alive, 64 connections), ${mode ?? 'UNDICI_MODE'} shape` +
+      (opts.emptyEnded === true ? ', optimizeEmptyRequests on' : '') +
+      (opts.heapGrowingPercent === undefined ? '' : `, --heap-growing-percent=${opts.heapGrowingPercent}`),
     start: (ctx) => {
       const m = mode ?? ctx.settings.undiciMode;
-      return startNodeServer(ctx, 'undici-minimal.ts', ['--mode', m, ...(emptyEnded ? ['--empty-ended'] : [])], { mode: m, emptyEnded });
+      return startNodeServer(ctx, 'undici-minimal.ts', ['--mode', m, ...args], { mode: m, ...opts });
     },
   };
 }
@@ -121,6 +125,13 @@ export const SETUPS: readonly SetupDef[] = [
         filters: [{ name: 'rate-limit', wasm: 'filters/rate-limit.wasm', config: { requests_per_second: 1000000, burst: 1000000 } }],
       }),
   },
+  // Not in the default set: the gateway with V8's own heap growing factor (see src/worker/supervisor.ts),
+  // to see what the factor changes (the full-GC storms of 64 KiB responses).
+  {
+    name: 'wasmgate-v8heap',
+    description: "the gateway: no filters, workers: 1, access log on, V8's default heap growing factor",
+    start: (ctx) => startWasmgate(ctx, { accessLog: true, name: 'wasmgate-v8heap', env: { WASMGATE_HEAP_GROWING_PERCENT: '0' } }),
+  },
   // Not in the default set: the gateway without its access log, to see what the log costs.
   {
     name: 'wasmgate-nolog',
@@ -133,7 +144,9 @@ export const SETUPS: readonly SetupDef[] = [
   undiciSetup('undici-dispatch', 'dispatch'),
   // Not in the default set: the baseline with Node's optimizeEmptyRequests, which the gateway turns on
   // (bodyless requests start as ended streams): how much of the difference to the baseline that option is
-  undiciSetup('undici-ended', null, true),
+  undiciSetup('undici-ended', null, { emptyEnded: true }),
+  // the baseline with the gateway's heap growing factor: how much of the 64 KiB difference that is
+  undiciSetup('undici-heap', null, { heapGrowingPercent: 300 }),
 ];
 
 /** Filter setups and how many filters each runs (the filter-cost table compares them with `wasmgate`). */

@@ -6,8 +6,11 @@
 //   --mode dispatch  pool.dispatch() with a raw handler writing straight into `res`
 // --empty-ended turns on Node's optimizeEmptyRequests (bodyless requests start as ended streams), which
 // the gateway uses: the `undici-ended` setup, to see how much of the difference that option is.
-// Usage: node bench/servers/undici-minimal.ts --upstream http://127.0.0.1:U [--mode M] [--port P] [--empty-ended]
+// --heap-growing-percent N sets V8's heap growing factor as the gateway does (src/worker/supervisor.ts):
+// the `undici-heap` setup.
+// Usage: node bench/servers/undici-minimal.ts --upstream http://127.0.0.1:U [--mode M] [--port P] [--empty-ended] [--heap-growing-percent N]
 import http from 'node:http';
+import { setFlagsFromString } from 'node:v8';
 import { pipeline } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { hasBody, requestHeaders, responseHeaders } from '../lib/hop.ts';
@@ -19,6 +22,8 @@ if (upstream === undefined) {
   process.exit(2);
 }
 const mode = argValue('mode') ?? 'stream';
+const heapGrowingPercent = argValue('heap-growing-percent');
+if (heapGrowingPercent !== undefined) setFlagsFromString(`--heap-growing-percent=${Number(heapGrowingPercent)}`);
 const pool = new Pool(upstream, {
   connections: Number(argValue('connections') ?? '64'),
   pipelining: 1,
