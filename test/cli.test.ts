@@ -28,8 +28,8 @@ interface Running {
 }
 
 /** Starts `wasmgate run` and waits for its "wasmgate listening" line. */
-async function run(file: string, extra: string[] = []): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'run', '-c', file, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function run(file: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, 'run', '-c', file, ...extra], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const lines: Array<Record<string, unknown>> = [];
   const rl = createInterface({ input: child.stdout! });
   return new Promise((resolve, reject) => {
@@ -223,5 +223,23 @@ test('run: a second signal during the drain exits at once', async () => {
   } finally {
     gw.child.kill('SIGKILL');
     await upstream.close();
+  }
+});
+
+test('run: a WASMGATE_HEAP_GROWING_PERCENT that is not a whole number is named in a warning, and the gateway serves', async () => {
+  const file = writeConfig(
+    `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nworkers: 1\n` +
+      `routes:\n  - name: hello\n    match: { prefix: / }\n    direct_response: { status: 200, body: "hi" }\n`,
+  );
+  const gw = await run(file, [], { WASMGATE_HEAP_GROWING_PERCENT: 'lots' });
+  try {
+    const warning = gw.lines.find((l) => l.WASMGATE_HEAP_GROWING_PERCENT === 'lots');
+    assert.ok(warning, 'a warning names the value');
+    assert.equal(warning.level, 'warn');
+    assert.match(String(warning.msg), /V8's own heap growing factor applies/);
+    const res = await request(`http://127.0.0.1:${gw.port}/`);
+    assert.equal(await res.body.text(), 'hi');
+  } finally {
+    gw.child.kill('SIGKILL');
   }
 });

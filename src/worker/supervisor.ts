@@ -16,17 +16,6 @@ export const MAX_METRICS = 8192;
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
 
-/**
- * V8's old generation may grow to 4x what a full GC leaves live (WASMGATE_HEAP_GROWING_PERCENT, default
- * 300; 0 keeps V8's own factor, 1.1-4 and near 1.1 for a small heap). A proxy's old generation is small
- * and steady (~15 MB) while its young generation grows to 32 MB under load. With V8's factor the room
- * left after a full GC soon falls below the young generation's size; V8 then starts the next incremental
- * marking at once and the worker runs full GCs back to back (every ~100 ms, 5-7 ms each: 10-20 µs per
- * 64 KiB response, measured with --trace-gc; the hand-written baseline proxy does the same). The flag is
- * process-wide and read at each full GC; the cost is a heap that may reach ~60 MB instead of ~35.
- */
-const heapGrowingPercent = Number(process.env.WASMGATE_HEAP_GROWING_PERCENT ?? '300');
-if (Number.isInteger(heapGrowingPercent) && heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`);
 
 interface Slot {
   readonly id: number;
@@ -116,6 +105,7 @@ export class Supervisor {
 
   /** Starts the first worker, learns the port, then starts the others on it. Rejects if listening fails. */
   async start(): Promise<void> {
+    tuneHeap(this.log);
     this.watchTimer = setInterval(() => this.watchWorkers(), 100);
     this.watchTimer.unref();
     this.port = this.config.listen.port;
@@ -308,4 +298,23 @@ export class Supervisor {
   terminateWorkerForTesting(id: number): Promise<number> {
     return this.slots[id]!.worker!.terminate();
   }
+}
+
+/**
+ * V8's old generation may grow to 4x what a full GC leaves live (WASMGATE_HEAP_GROWING_PERCENT, default
+ * 300; 0 keeps V8's own factor, 1.1-4 and near 1.1 for a small heap). A proxy's old generation is small
+ * and steady (~15 MB) while its young generation grows to 32 MB under load. With V8's factor the room
+ * left after a full GC soon falls below the young generation's size; V8 then starts the next incremental
+ * marking at once and the worker runs full GCs back to back (every ~100 ms, 5-7 ms each: 10-20 µs per
+ * 64 KiB response, measured with --trace-gc; a hand-written Node proxy does the same). The flag is
+ * process-wide and read at each full GC; the cost is a heap that may reach ~60 MB instead of ~35.
+ */
+function tuneHeap(log: Logger): void {
+  const value = process.env.WASMGATE_HEAP_GROWING_PERCENT ?? '300';
+  const percent = Number(value);
+  if (!/^\d+$/.test(value) || percent > 1000) {
+    log.warn({ WASMGATE_HEAP_GROWING_PERCENT: value }, "WASMGATE_HEAP_GROWING_PERCENT is not a whole number from 0 to 1000: V8's own heap growing factor applies");
+    return;
+  }
+  if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
 }
