@@ -307,7 +307,8 @@ export class Supervisor {
  * left after a full GC soon falls below the young generation's size; V8 then starts the next incremental
  * marking at once and the worker runs full GCs back to back (every ~100 ms, 5-7 ms each: 10-20 µs per
  * 64 KiB response, measured with --trace-gc; a hand-written Node proxy does the same). The flag is
- * process-wide and read at each full GC; the cost is a heap that may reach ~60 MB instead of ~35.
+ * process-wide and read at each full GC; the JS heap may reach ~60 MB instead of ~35 (peak RSS, mostly
+ * the allocator's freed read buffers, measured the same: ~300 MB after 64 KiB load at 50 connections).
  */
 function tuneHeap(log: Logger): void {
   const value = process.env.WASMGATE_HEAP_GROWING_PERCENT ?? '300';
