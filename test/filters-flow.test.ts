@@ -84,24 +84,33 @@ async function waitActive(gw: TestGateway, n: number): Promise<void> {
   }
 }
 
-describe('call order across a chain of two filters', () => {
-  const seen: Seen[] = [];
-  let up: TestUpstream;
-  let gw: TestGateway;
+/**
+ * A recording upstream (`up` in the config) and a gateway in front of it, started before the enclosing
+ * suite's tests and stopped after them; `ready` gets the gateway.
+ */
+function withGateway(seen: Seen[], ready: (gw: TestGateway) => void, config: Record<string, unknown>): void {
+  let up: TestUpstream | undefined;
+  let gw: TestGateway | undefined;
   before(async () => {
     up = await recordingUpstream(seen);
-    gw = await startTestGateway({
-      upstreams: { up: { url: up.url } },
-      routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up' }],
-      filters: [
-        { name: 'first', wasm: wasm('chain'), config: 'A' },
-        { name: 'second', wasm: wasm('chain'), config: 'B' },
-      ],
-    });
+    gw = await startTestGateway({ ...config, upstreams: { up: { url: up.url } } });
+    ready(gw);
   });
   after(async () => {
-    await gw.stop();
-    await up.close();
+    await gw?.stop();
+    await up?.close();
+  });
+}
+
+describe('call order across a chain of two filters', () => {
+  const seen: Seen[] = [];
+  let gw: TestGateway;
+  withGateway(seen, (g) => (gw = g), {
+    routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up' }],
+    filters: [
+      { name: 'first', wasm: wasm('chain'), config: 'A' },
+      { name: 'second', wasm: wasm('chain'), config: 'B' },
+    ],
   });
 
   test('request headers and body run in chain order, response headers and body in reverse', async () => {
@@ -189,25 +198,16 @@ describe('call order across a chain of two filters', () => {
 
 describe('a VM that fails while other streams are paused on it', () => {
   const seen: Seen[] = [];
-  let up: TestUpstream;
   let gw: TestGateway;
-  before(async () => {
-    up = await recordingUpstream(seen);
-    gw = await startTestGateway({
-      upstreams: { up: { url: up.url } },
-      routes: [
-        { name: 'open', match: { prefix: '/open' }, upstream: 'up', filters: ['pause-open'] },
-        { name: 'all', match: { prefix: '/' }, upstream: 'up', filters: ['pause'] },
-      ],
-      filters: [
-        { name: 'pause', wasm: wasm('pause') },
-        { name: 'pause-open', wasm: wasm('pause'), fail_open: true },
-      ],
-    });
-  });
-  after(async () => {
-    await gw.stop();
-    await up.close();
+  withGateway(seen, (g) => (gw = g), {
+    routes: [
+      { name: 'open', match: { prefix: '/open' }, upstream: 'up', filters: ['pause-open'] },
+      { name: 'all', match: { prefix: '/' }, upstream: 'up', filters: ['pause'] },
+    ],
+    filters: [
+      { name: 'pause', wasm: wasm('pause') },
+      { name: 'pause-open', wasm: wasm('pause'), fail_open: true },
+    ],
   });
 
   test('the paused streams are answered 503 "filter unavailable" at once (fail closed), or go on without the filter (fail open)', async () => {
@@ -230,19 +230,10 @@ describe('a VM that fails while other streams are paused on it', () => {
 
 describe('pause and continue from proxy_on_tick', () => {
   const seen: Seen[] = [];
-  let up: TestUpstream;
   let gw: TestGateway;
-  before(async () => {
-    up = await recordingUpstream(seen);
-    gw = await startTestGateway({
-      upstreams: { up: { url: up.url } },
-      routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up' }],
-      filters: [{ name: 'pause', wasm: wasm('pause') }],
-    });
-  });
-  after(async () => {
-    await gw.stop();
-    await up.close();
+  withGateway(seen, (g) => (gw = g), {
+    routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up' }],
+    filters: [{ name: 'pause', wasm: wasm('pause') }],
   });
 
   test('a request paused in on_request_headers reaches the upstream, with the tick\'s header, once the tick continues it', async () => {
@@ -322,28 +313,19 @@ describe('pause and continue from proxy_on_tick', () => {
 
 describe('local replies (proxy_send_local_response)', () => {
   const seen: Seen[] = [];
-  let up: TestUpstream;
   let gw: TestGateway;
-  before(async () => {
-    up = await recordingUpstream(seen);
-    gw = await startTestGateway({
-      upstreams: { up: { url: up.url } },
-      routes: [
-        { name: 'tracer-first', match: { prefix: '/chained' }, upstream: 'up', filters: ['tracer', 'reply'] },
-        { name: 'reply-first', match: { prefix: '/reply-first' }, upstream: 'up', filters: ['reply', 'tracer'] },
-        { name: 'add-trailers', match: { prefix: '/add-trailers' }, upstream: 'up', filters: ['trailers'] },
-        { name: 'all', match: { prefix: '/' }, upstream: 'up', filters: ['reply'] },
-      ],
-      filters: [
-        { name: 'tracer', wasm: wasm('chain'), config: 'A' },
-        { name: 'reply', wasm: wasm('local-reply') },
-        { name: 'trailers', wasm: wasm('trailers') },
-      ],
-    });
-  });
-  after(async () => {
-    await gw.stop();
-    await up.close();
+  withGateway(seen, (g) => (gw = g), {
+    routes: [
+      { name: 'tracer-first', match: { prefix: '/chained' }, upstream: 'up', filters: ['tracer', 'reply'] },
+      { name: 'reply-first', match: { prefix: '/reply-first' }, upstream: 'up', filters: ['reply', 'tracer'] },
+      { name: 'add-trailers', match: { prefix: '/add-trailers' }, upstream: 'up', filters: ['trailers'] },
+      { name: 'all', match: { prefix: '/' }, upstream: 'up', filters: ['reply'] },
+    ],
+    filters: [
+      { name: 'tracer', wasm: wasm('chain'), config: 'A' },
+      { name: 'reply', wasm: wasm('local-reply') },
+      { name: 'trailers', wasm: wasm('trailers') },
+    ],
   });
 
   test('without a reply the filter sees the upstream response (code details via_upstream)', async () => {
@@ -546,25 +528,16 @@ describe('local replies (proxy_send_local_response)', () => {
 
 describe('the buffer limit on a body held at end_of_stream', () => {
   const seen: Seen[] = [];
-  let up: TestUpstream;
   let gw: TestGateway;
-  before(async () => {
-    up = await recordingUpstream(seen);
-    gw = await startTestGateway({
-      server: { max_buffer_bytes: 4096 },
-      upstreams: { up: { url: up.url } },
-      // body.wat buffers the request to its end and passes it on whole, two bytes longer ("[" + ... + "]");
-      // pause.wat (x-pause: end) then holds it at end_of_stream until a tick continues it
-      routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up', filters: ['body', 'pause'] }],
-      filters: [
-        { name: 'body', wasm: wasm('body') },
-        { name: 'pause', wasm: wasm('pause') },
-      ],
-    });
-  });
-  after(async () => {
-    await gw.stop();
-    await up.close();
+  withGateway(seen, (g) => (gw = g), {
+    server: { max_buffer_bytes: 4096 },
+    // body.wat buffers the request to its end and passes it on whole, two bytes longer ("[" + ... + "]");
+    // pause.wat (x-pause: end) then holds it at end_of_stream until a tick continues it
+    routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up', filters: ['body', 'pause'] }],
+    filters: [
+      { name: 'body', wasm: wasm('body') },
+      { name: 'pause', wasm: wasm('pause') },
+    ],
   });
 
   test('a filter holding more than server.max_buffer_bytes at end_of_stream: 413, as Envoy does, and the upstream never sees it', async () => {
@@ -584,20 +557,11 @@ describe('the buffer limit on a body held at end_of_stream', () => {
 });
 
 describe('a held request whose client left with its body unread', () => {
-  let up: TestUpstream;
   let gw: TestGateway;
-  before(async () => {
-    up = await recordingUpstream([]);
-    gw = await startTestGateway({
-      server: { request_timeout_ms: 1000, headers_timeout_ms: 1000 },
-      upstreams: { up: { url: up.url } },
-      routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up' }],
-      filters: [{ name: 'pause', wasm: wasm('pause') }],
-    });
-  });
-  after(async () => {
-    await gw.stop();
-    await up.close();
+  withGateway([], (g) => (gw = g), {
+    server: { request_timeout_ms: 1000, headers_timeout_ms: 1000 },
+    routes: [{ name: 'all', match: { prefix: '/' }, upstream: 'up' }],
+    filters: [{ name: 'pause', wasm: wasm('pause') }],
   });
 
   test('is released once the request timeout answers it: no request, socket or filter context is kept', async () => {
