@@ -8,12 +8,12 @@
 //   FILTERS=1 DURATION=60 npm run bench:interleaved
 //   FILTER_WASM=test/fixtures/wasm/minimal.wasm npm run bench:interleaved   (any module, configured with "")
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { detectPinning, freePort, sleep, spawnChild, waitHttp, waitReadyLine } from './lib/proc.ts';
+import { detectPinning, freePort, threadsCpuSeconds, sleep, spawnChild, waitHttp, waitReadyLine } from './lib/proc.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -26,19 +26,6 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-
-/** Time on CPU of all threads of a process, in seconds (/proc schedstat: nanoseconds, not 10 ms ticks). */
-function cpuSeconds(pid: number): number {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ', 1)[0]);
-    } catch {
-      // a thread that ended between the listing and the read
-    }
-  }
-  return ns / 1e9;
-}
 
 /** The chain: FILTERS add-headers filters, or FILTERS copies of FILTER_WASM (another module, configured with FILTER_CONFIG or ""). */
 function gatewayYaml(port: number, adminPort: number, upstreamPort: number, filters: number, wasm: string | undefined): string {
@@ -88,7 +75,7 @@ async function main(): Promise<number> {
   const cpu = (c: string): string | undefined => (pinning.enabled ? c : undefined);
   const upstream = spawnChild(node, [path.join(repoRoot, 'bench', 'servers', 'upstream.ts'), '0'], { cpu: cpu(pinning.loadCpu), cwd: repoRoot });
   let gateway: ReturnType<typeof spawnChild> | undefined;
-  const pool = { current: undefined as Pool | undefined };
+  let pool: Pool | undefined;
   try {
     const upstreamPort = await waitReadyLine(upstream, 15_000);
     const [port, adminPort] = [await freePort(), await freePort()];
@@ -101,12 +88,11 @@ async function main(): Promise<number> {
     // closed-loop load on the route of the current window; a request counts for the route it went to
     const paths = ['/without/2b', '/with/2b'];
     const done = [0, 0];
-    const cpuS = [0, 0];
     const failed = [0, 0];
     let mode = 0;
     let running = true;
     const p = new Pool(`http://127.0.0.1:${port}`, { connections, pipelining: 1 });
-    pool.current = p;
+    pool = p;
     const loop = async (): Promise<void> => {
       while (running) {
         const m = mode;
@@ -126,16 +112,15 @@ async function main(): Promise<number> {
     const pairs: Array<{ cpu: [number, number]; n: [number, number] }> = [];
     const windows = async (seconds: number, record: boolean): Promise<void> => {
       const end = Date.now() + seconds * 1000;
-      let cpu0 = cpuSeconds(pid);
+      let cpu0 = threadsCpuSeconds(pid);
       let n0 = [...done];
       let pair = { cpu: [0, 0] as [number, number], n: [0, 0] as [number, number] };
       while (Date.now() < end) {
         await sleep(windowMs);
-        const c = cpuSeconds(pid);
+        const c = threadsCpuSeconds(pid);
         const m = mode;
         mode = 1 - mode;
         if (record) {
-          cpuS[m]! += c - cpu0;
           pair.cpu[m] += c - cpu0;
           pair.n[m] += done[m]! - n0[m]!;
           if (m === 1) {
@@ -148,20 +133,21 @@ async function main(): Promise<number> {
       }
     };
     await windows(warmup, false);
-    const base = [...done];
     await windows(duration, true);
     running = false;
     await Promise.all(loops);
-    const n = [done[0]! - base[0]!, done[1]! - base[1]!];
 
-    const us = [(cpuS[0]! * 1e6) / n[0]!, (cpuS[1]! * 1e6) / n[1]!];
-    // ten blocks of consecutive window pairs: how far the difference moves within the run
+    // totals over the recorded window pairs; ten blocks of consecutive pairs show how far the difference
+    // moves within the run
+    const sum = (b: typeof pairs, k: 0 | 1, f: 'cpu' | 'n'): number => b.reduce((s, x) => s + x[f][k], 0);
+    const usPerReq = (b: typeof pairs, k: 0 | 1): number => (sum(b, k, 'cpu') * 1e6) / sum(b, k, 'n');
+    const n = [sum(pairs, 0, 'n'), sum(pairs, 1, 'n')];
+    const us = [usPerReq(pairs, 0), usPerReq(pairs, 1)];
     const blocks: number[] = [];
     const size = Math.max(1, Math.floor(pairs.length / 10));
     for (let i = 0; i + size <= pairs.length; i += size) {
       const b = pairs.slice(i, i + size);
-      const sum = (k: 0 | 1, f: 'cpu' | 'n'): number => b.reduce((s, x) => s + x[f][k], 0);
-      blocks.push((sum(1, 'cpu') * 1e6) / sum(1, 'n') - (sum(0, 'cpu') * 1e6) / sum(0, 'n'));
+      blocks.push(usPerReq(b, 1) - usPerReq(b, 0));
     }
     const reqRatio = n[1]! / n[0]!;
     console.log(`\n| route | requests | gateway CPU µs/req |`);
@@ -179,7 +165,7 @@ async function main(): Promise<number> {
     console.log(`raw results: ${path.relative(repoRoot, outFile)}`);
     return failed[0]! + failed[1]! > 0 ? 1 : 0;
   } finally {
-    await pool.current?.close().catch(() => {});
+    await pool?.close().catch(() => {});
     await gateway?.stop();
     await upstream.stop();
     rmSync(tmpDir, { recursive: true, force: true });

@@ -206,6 +206,22 @@ export function treeCpuSeconds(pid: number): number {
 }
 
 /**
+ * Time on CPU of all threads of `pid`, in seconds, from each thread's /proc schedstat (nanoseconds; the
+ * stat files' 10 ms ticks are too coarse for short windows). Children are not included.
+ */
+export function threadsCpuSeconds(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ', 1)[0]);
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return ns / 1e9;
+}
+
+/**
  * CPU seconds all CPUs have spent busy (user+nice+system+irq+softirq+steal) since boot, from
  * /proc/stat. Used to detect CPU use by processes that are not part of the benchmark.
  */

@@ -16,7 +16,6 @@ export const MAX_METRICS = 8192;
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
 
-
 interface Slot {
   readonly id: number;
   worker: Worker | undefined;
