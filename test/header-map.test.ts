@@ -2,7 +2,7 @@
 // duplicates kept; and each route's filter chain as the router resolves it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeaderMap, headerName, rawPairs } from '../src/http/header-map.ts';
+import { HeaderMap, headerName, pairsWireBytes, rawPairs } from '../src/http/header-map.ts';
 import { Router } from '../src/http/router.ts';
 import { resolveConfigObject } from '../src/config/load.ts';
 
@@ -29,6 +29,30 @@ test('get returns the first value; set replaces every duplicate; add and remove;
   ]);
   h.set('x-new', 'v');
   assert.equal(h.list.at(-2), 'x-new', 'set adds a missing header at the end');
+});
+
+test('the wire size a map keeps stays exact through every edit, and through changes made to its lists directly', () => {
+  const h = new HeaderMap([':method', 'GET', ':path', '/a'], ['x-a', '1', 'cookie', 'a=1', 'x-a', '22']);
+  const exact = () => pairsWireBytes(h.pseudo) + pairsWireBytes(h.list);
+  h.measure();
+  assert.equal(h.wireSize(), exact());
+  // a fixed sequence of every kind of edit, checked after each one
+  const names = ['x-a', 'cookie', 'x-b', ':path', ':authority', 'via'];
+  let seed = 7;
+  const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  for (let i = 0; i < 400; i++) {
+    const name = names[next(names.length)]!;
+    const value = 'v'.repeat(next(12));
+    switch (next(6)) {
+      case 0: h.set(name, value); break;
+      case 1: h.add(name, value); break;
+      case 2: h.append(name, value); break;
+      case 3: h.remove(name); break;
+      case 4: if (!name.startsWith(':')) h.list.push(name, value); break; // outside the class: measured again
+      default: if (next(20) === 0) h.clear();
+    }
+    assert.equal(h.wireSize(), exact(), `after step ${i}`);
+  }
 });
 
 test("a route's filter chain: its own list, [] for none, the top-level chain when absent", () => {

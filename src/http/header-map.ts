@@ -9,11 +9,15 @@ export class HeaderMap {
   /** Regular header pairs, flat, names lower-case. */
   readonly list: string[];
   /**
-   * Wire size as the filter host last measured it, and the pair count it was measured at (-1: never);
-   * see MAX_FILTER_HEADER_BYTES in src/wasm/host/http.ts. Only the host reads and keeps these.
+   * Wire size (name, value and 4 bytes of `: ` and CRLF per pair) as last measured, and the pair count it
+   * was measured at (-1: never). This class's own edits keep it current; an edit made to the lists
+   * directly shows as a different pair count, and wireSize() measures again (an outside edit that keeps
+   * the count, e.g. removing a pair then pushing another, must call measure()). See
+   * MAX_FILTER_HEADER_BYTES in src/wasm/host/http.ts, the one reader (filters write only before the
+   * gateway's own last edits).
    */
-  wireBytes = -1;
-  wirePairs = -1;
+  private wireBytes = -1;
+  private wirePairs = -1;
 
   constructor(pseudo: string[] = [], list: string[] = []) {
     this.pseudo = pseudo;
@@ -43,34 +47,90 @@ export class HeaderMap {
   /** Replaces every value of `name` by one value (added at the end when absent). */
   set(name: string, value: string): void {
     const arr = name.charCodeAt(0) === 58 ? this.pseudo : this.list;
+    const tracked = this.tracked();
+    let delta = 0;
     let found = false;
     for (let i = 0; i < arr.length; ) {
       if (arr[i] === name) {
         if (!found) {
+          delta += value.length - arr[i + 1]!.length;
           arr[i + 1] = value;
           found = true;
           i += 2;
         } else {
+          delta -= name.length + arr[i + 1]!.length + 4;
           arr.splice(i, 2);
         }
       } else {
         i += 2;
       }
     }
-    if (!found) arr.push(name, value);
+    if (!found) {
+      arr.push(name, value);
+      delta += name.length + value.length + 4;
+    }
+    if (tracked) this.track(delta);
   }
 
   add(name: string, value: string): void {
+    const tracked = this.tracked();
     (name.charCodeAt(0) === 58 ? this.pseudo : this.list).push(name, value);
+    if (tracked) this.track(name.length + value.length + 4);
   }
 
   /** Appends to an existing comma-separated value, or adds the header. */
   append(name: string, value: string): void {
+    const tracked = this.tracked();
+    const pairs = this.pseudo.length + this.list.length;
     appendFlat(name.charCodeAt(0) === 58 ? this.pseudo : this.list, name, value);
+    if (tracked) this.track(this.pseudo.length + this.list.length === pairs ? value.length + 2 : name.length + value.length + 4);
   }
 
   remove(name: string): void {
-    removeFlat(name.charCodeAt(0) === 58 ? this.pseudo : this.list, [name]);
+    const arr = name.charCodeAt(0) === 58 ? this.pseudo : this.list;
+    const tracked = this.tracked();
+    let delta = 0;
+    for (let i = 0; i < arr.length; ) {
+      if (arr[i] === name) {
+        delta -= name.length + arr[i + 1]!.length + 4;
+        arr.splice(i, 2);
+      } else {
+        i += 2;
+      }
+    }
+    if (tracked) this.track(delta);
+  }
+
+  /** Removes every pair. */
+  clear(): void {
+    this.pseudo.length = 0;
+    this.list.length = 0;
+    this.wireBytes = 0;
+    this.wirePairs = 0;
+  }
+
+  /**
+   * The wire size, measured again only when the lists changed other than through this class. Measuring
+   * right after building a map (measure()) finds its strings in the cache; later it may not.
+   */
+  wireSize(): number {
+    if (!this.tracked()) this.measure();
+    return this.wireBytes;
+  }
+
+  /** Measures the wire size now. */
+  measure(): void {
+    this.wireBytes = pairsWireBytes(this.pseudo) + pairsWireBytes(this.list);
+    this.wirePairs = this.pseudo.length + this.list.length;
+  }
+
+  private tracked(): boolean {
+    return this.wirePairs === this.pseudo.length + this.list.length;
+  }
+
+  private track(delta: number): void {
+    this.wireBytes += delta;
+    this.wirePairs = this.pseudo.length + this.list.length;
   }
 
   /** Number of pairs, pseudo-headers included. */
@@ -85,6 +145,13 @@ export class HeaderMap {
     for (let i = 0; i < this.list.length; i += 2) out.push([this.list[i]!, this.list[i + 1]!]);
     return out;
   }
+}
+
+/** Wire size of flat pairs: name, value and 4 bytes of `: ` and CRLF per pair. */
+export function pairsWireBytes(pairs: readonly string[]): number {
+  let bytes = 0;
+  for (let i = 0; i < pairs.length; i += 2) bytes += pairs[i]!.length + pairs[i + 1]!.length + 4;
+  return bytes;
 }
 
 /** A raw header name or value as undici and Node hand it over (bytes as latin1). */

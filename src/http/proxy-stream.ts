@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { HeaderMap, appendFlat, headerName, latin1, rawPairs, removeFlat } from './header-map.ts';
-import { readRequestHead } from './request-head.ts';
+import { readRequestHead, type RequestHead } from './request-head.ts';
 import { connectionTokens, isHopByHop } from './hop-by-hop.ts';
 import { LINGER_MS, LocalReplyBodies, destroyWithin, sendLocalReply } from './local-reply.ts';
 import { classifyUpstreamError, type Upstream } from './upstream.ts';
@@ -19,6 +19,7 @@ import { streamProperty } from '../filters/properties.ts';
 import { Readable } from 'node:stream';
 
 const EMPTY = Buffer.alloc(0);
+const NO_HEAD: RequestHead = { method: 'GET', path: '/', authority: '', requestId: '', body: 'none', reject: 0 };
 /** The stream a downstream response belongs to (for listeners shared by every request). */
 const STREAM = Symbol('wasmgate.stream');
 type StreamResponse = ServerResponse & { [STREAM]?: ProxyStream };
@@ -41,6 +42,8 @@ export class ProxyStream implements ForwardHandler, Exchange {
   requestId = '';
   readonly requestHeaders: HeaderMap;
   route: CompiledRoute | undefined = undefined;
+  /** The request head as it arrived (method, path and authority the route was matched with). */
+  private head: RequestHead = NO_HEAD;
   upstream: Upstream | undefined = undefined;
   status = 0;
   bytesIn = 0;
@@ -99,6 +102,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     res.on('close', onResponseClose);
 
     const head = readRequestHead(req, this.requestHeaders, plane.via);
+    this.head = head;
     const { method, path, authority } = head;
     this.requestId = head.requestId;
     this.bodyKind = head.body;
@@ -115,6 +119,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
       // the chain is the one of the route the request matched as it arrived; routing is decided again
       // once the request-headers phase is over, with the headers as the filters left them
       this.run = new FilterRun(this, chain);
+      this.requestHeaders.measure(); // for the filters' header limit, while its strings are in the cache
       this.run.requestHeaders(head.body === 'none');
       return;
     }
@@ -200,10 +205,20 @@ export class ProxyStream implements ForwardHandler, Exchange {
 
   requestHeadersDone(): void {
     const h = this.requestHeaders;
-    const method = h.get(':method') ?? this.req.method ?? 'GET';
-    const path = h.get(':path') ?? '/';
-    // headers no filter wrote still match the route they matched as they arrived
-    const route = this.requestHeadersWritten ? this.plane.router.match(method, path, h) : this.route;
+    const list = h.list;
+    let { method, path, authority } = this.head;
+    let route = this.route;
+    if (this.requestHeadersWritten) {
+      method = h.get(':method') ?? method;
+      path = h.get(':path') ?? '/';
+      // a Host header set by a filter wins over :authority; HTTP/1.1 sends one Host
+      const host = h.get('host');
+      if (host !== undefined) removeFlat(list, ['host']);
+      authority = host ?? h.get(':authority') ?? '';
+      // routing is decided again when what it depends on changed (headers no filter wrote still match
+      // the route they matched as they arrived)
+      if (this.plane.router.matchesHeaders || method !== this.head.method || path !== this.head.path) route = this.plane.router.match(method, path, h);
+    }
     this.route = route;
     if (route === undefined) {
       this.localReply(404, LocalReplyBodies[404], undefined, 'route_not_found');
@@ -216,11 +231,6 @@ export class ProxyStream implements ForwardHandler, Exchange {
     }
     const upstream = this.plane.routeUpstreams[route.index]!;
     this.upstream = upstream;
-    const list = h.list;
-    // a Host header set by a filter wins over :authority; HTTP/1.1 sends one Host
-    const host = h.get('host');
-    if (host !== undefined) removeFlat(list, ['host']);
-    const authority = host ?? h.get(':authority') ?? '';
     list.push('host', route.route.host_rewrite ?? (authority === '' ? upstream.host : authority));
     this.requestHeadersSent = true;
     this.targetMethod = method;
@@ -478,6 +488,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
     if (run !== undefined) {
       this.responseDetails = 'via_upstream';
       this.responseHeaders = new HeaderMap([':status', String(statusCode)], list);
+      this.responseHeaders.measure();
       const length = this.responseHeaders.get('content-length');
       const eos = statusCode === 204 || statusCode === 304 || this.req.method === 'HEAD' || length === '0';
       this.headEos = eos;

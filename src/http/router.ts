@@ -43,6 +43,8 @@ function compileHeaderMatcher(m: HeaderMatcher): CompiledHeaderMatcher {
 
 export class Router {
   readonly routes: readonly CompiledRoute[];
+  /** Some route matches on headers (else only :method and :path decide). */
+  readonly matchesHeaders: boolean;
 
   constructor(config: ResolvedConfig) {
     const topLevel = config.filters.map((f) => f.name);
@@ -62,6 +64,7 @@ export class Router {
         filterNames: route.filters ?? topLevel,
       } satisfies CompiledRoute;
     });
+    this.matchesHeaders = this.routes.some((r) => r.headers !== undefined && r.headers.length > 0);
   }
 
   /**

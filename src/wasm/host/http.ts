@@ -4,7 +4,7 @@
 import { HeaderMapType, StreamType, WasmResult } from '../abi/constants.ts';
 import { copyOut } from './output.ts';
 import { decodePairs, pairsSize, writePairs } from '../memory/pairs.ts';
-import { HeaderMap } from '../../http/header-map.ts';
+import { HeaderMap, pairsWireBytes } from '../../http/header-map.ts';
 import type { VmHost } from './types.ts';
 
 type HostFn = (...args: number[]) => number;
@@ -17,22 +17,6 @@ const MAX_HEADER_MAP = 7; // HttpCallResponseTrailers
  * BadArgument and changes nothing, so a filter adding headers in a loop cannot grow the gateway's memory.
  */
 export const MAX_FILTER_HEADER_BYTES = 60 * 1024;
-
-/** Wire size of a map, measured again only when its pair count changed since (adds keep it current). */
-function wireBytes(map: HeaderMap): number {
-  const pairs = map.pseudo.length + map.list.length;
-  if (map.wirePairs === pairs) return map.wireBytes;
-  const bytes = pairsWireBytes(map.pseudo) + pairsWireBytes(map.list);
-  map.wirePairs = pairs;
-  map.wireBytes = bytes;
-  return bytes;
-}
-
-function pairsWireBytes(pairs: readonly string[]): number {
-  let bytes = 0;
-  for (let i = 0; i < pairs.length; i += 2) bytes += pairs[i]!.length + pairs[i + 1]!.length + 4;
-  return bytes;
-}
 
 export function httpImports(host: VmHost): Record<string, HostFn> {
   const mem = host.memory;
@@ -63,7 +47,7 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
     if (typeof map === 'number') return map;
     const name = lowerCase(key);
     if (!validHeader(type, name, value)) return WasmResult.BadArgument;
-    const size = wireBytes(map);
+    const size = map.wireSize();
     const added = name.length + value.length + 4;
     if (size + added > MAX_FILTER_HEADER_BYTES) {
       // a replace that does not grow the map is fine: measure what it would leave
@@ -71,14 +55,8 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       const old = map.getJoined(name, '');
       if (old === undefined || size + added - old.length - 4 > MAX_FILTER_HEADER_BYTES) return WasmResult.BadArgument;
     }
-    if (replace) {
-      map.set(name, value);
-      map.wirePairs = -1; // values changed in place: measure again next time
-    } else {
-      map.add(name, value);
-      map.wirePairs += 2;
-      map.wireBytes += added;
-    }
+    if (replace) map.set(name, value);
+    else map.add(name, value);
     return WasmResult.Ok;
   }
 
@@ -99,8 +77,7 @@ export function httpImports(host: VmHost): Record<string, HostFn> {
       const pairs = decodePairs(bytes) ?? [];
       if (!lowerAndCheck(type, pairs)) return WasmResult.BadArgument; // nothing changed
       if (pairsWireBytes(pairs) > MAX_FILTER_HEADER_BYTES) return WasmResult.BadArgument;
-      map.pseudo.length = 0;
-      map.list.length = 0;
+      map.clear();
       for (let i = 0; i < pairs.length; i += 2) map.add(pairs[i]!, pairs[i + 1]!);
       return WasmResult.Ok;
     },
