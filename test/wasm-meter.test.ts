@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { HOST_CALL_FUEL, injectMetering, type MeteredModule } from '../src/wasm/meter.ts';
+import { CALLBACK_NAMES } from '../src/filters/filter-cost.ts';
 
 const fixturesDir = new URL('./fixtures/wasm/', import.meta.url).pathname;
 const filtersDir = new URL('../filters/', import.meta.url).pathname;
@@ -128,6 +129,39 @@ test('a module with no global and no export section gets both, before its start 
   assert.deepEqual(reported, [104, 101]);
 });
 
+test('entry points set their own budget on entry; the module calling them inside does not renew it', () => {
+  const m = injectMetering(fixture('meter-loops'), { initialFuel: 1_000n, entryPoints: ['count', 'spin', 'down', 'missing'] });
+  assert.ok(WebAssembly.validate(m.bytes));
+  assert.deepEqual([...m.refueling].sort(), ['count', 'down', 'spin']);
+  const exportsOf = (bytes: Uint8Array) => WebAssembly.Module.exports(new WebAssembly.Module(bytes));
+  assert.deepEqual(exportsOf(m.bytes), [...exportsOf(fixture('meter-loops')), { name: '__wasmgate_fuel', kind: 'global' }, { name: '__wasmgate_grow', kind: 'global' }]);
+  const l = load(m);
+  // whatever the host leaves in the global, an entry point starts with its budget
+  l.fuel.value = 0n;
+  assert.equal(l.exports.count!(10), 10);
+  assert.equal(l.fuel.value, 1_000n - 11n);
+  l.fuel.value = -5n;
+  assert.equal(l.exports.count!(998), 998);
+  assert.equal(l.fuel.value, 1n);
+  assert.equal(outOfFuel(l, () => l.exports.spin!()), -1n, 'spin runs on exactly one budget');
+  // down's recursion calls itself inside the module: one budget for all of it
+  assert.equal(l.exports.down!(998), 998);
+  assert.equal(l.fuel.value, 1n);
+  outOfFuel(l, () => l.exports.down!(1_000));
+  // an export that is no entry point runs on what the global holds
+  l.fuel.value = 0n;
+  outOfFuel(l, () => l.exports.sum!(3));
+  // parameters and results pass through unchanged
+  const g = injectMetering(fixture('meter-globals'), { initialFuel: 1_000_000n, entryPoints: ['bump', 'k'] });
+  assert.deepEqual([...g.refueling].sort(), ['bump', 'k']);
+  const logged: number[] = [];
+  const counter = new I32Global({ value: 'i32', mutable: true }, 40);
+  const lg = load(g, { env: { base: 10, counter, log: (v: number) => logged.push(v) } });
+  lg.fuel.value = 0n;
+  assert.deepEqual([lg.exports.bump!(3), lg.exports.bump!(0), lg.exports.bump!(5)], [37, 37, 87]);
+  assert.equal(lg.exports.k!(), loadPlain(fixture('meter-globals'), { env: { base: 10, counter: new I32Global({ value: 'i32', mutable: true }, 40), log: () => 0 } }).k!());
+});
+
 test('every memory.grow leaves its result in the grow global: -1 once the memory is refused', () => {
   const m = injectMetering(fixture('meter-grow'));
   assert.equal(m.growExport, '__wasmgate_grow');
@@ -173,7 +207,7 @@ test('nested loops, br_table, type-index block types, SIMD, bulk memory, negativ
   outOfFuel(l, () => l.exports.nested!(37));
 });
 
-test('every fixture and every built filter is rewritten into a module that validates', () => {
+test('every fixture and every built filter is rewritten into a module that validates, with its callbacks as entry points', () => {
   const files = [
     ...readdirSync(fixturesDir).filter((f) => f.endsWith('.wasm')).map((f) => `${fixturesDir}${f}`),
     ...readdirSync(filtersDir).filter((f) => f.endsWith('.wasm')).map((f) => `${filtersDir}${f}`),
@@ -183,10 +217,15 @@ test('every fixture and every built filter is rewritten into a module that valid
   for (const file of files) {
     const bytes = readFileSync(file);
     if (!WebAssembly.validate(bytes)) continue; // a deliberately invalid fixture
-    const m = injectMetering(bytes);
+    const m = injectMetering(bytes, { entryPoints: CALLBACK_NAMES.map((n) => `proxy_${n}`) });
     assert.ok(WebAssembly.validate(m.bytes), `${file} validates once metered`);
     const mod = new WebAssembly.Module(m.bytes);
-    assert.ok(WebAssembly.Module.exports(mod).some((e) => e.name === m.fuelExport && e.kind === 'global'));
+    const exports = WebAssembly.Module.exports(mod);
+    assert.ok(exports.some((e) => e.name === m.fuelExport && e.kind === 'global'));
+    // the same exports as before, by name and kind, and each entry point it has wrapped
+    assert.deepEqual(exports.slice(0, -2), WebAssembly.Module.exports(new WebAssembly.Module(bytes)));
+    for (const name of m.refueling) assert.ok(exports.some((e) => e.name === name && e.kind === 'function'), `${file}: ${name}`);
+    if (file.startsWith(filtersDir)) assert.ok(m.refueling.includes('proxy_on_request_headers'), `${file}: its callbacks set their own budget`);
     rewritten++;
   }
   assert.ok(rewritten >= files.length - 2, `${rewritten} of ${files.length} rewritten`);

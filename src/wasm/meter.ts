@@ -4,7 +4,9 @@
 // Design. The module gets one new global, `(global $fuel (mut i64) (i64.const 0))`, appended after its
 // own globals (imported globals come first in the index space, so every existing global index stays
 // valid), and one new export of that global (`__wasmgate_fuel`, suffixed `_1`, `_2`… if the name is
-// taken). The host sets the global to the budget before each callback. At every function entry (after the
+// taken). The global is set to the budget before each callback: by the host, or, for the exports named
+// as entry points, by a small function the export now points at (`global.set` of the budget, then a call
+// of the original with the same arguments). At every function entry (after the
 // local declarations) and at every loop header (right after `loop`'s block type, so it runs on entry and
 // on every back edge `br` to the loop), this self-contained check is inserted:
 //
@@ -40,6 +42,8 @@ export interface MeteredModule {
   readonly fuelExport: string;
   /** Name of the exported global holding the result of the last `memory.grow` (-1: refused). */
   readonly growExport: string;
+  /** The entry points (of MeteringOptions.entryPoints) that reset the fuel themselves on entry. */
+  readonly refueling: readonly string[];
 }
 
 export interface MeteringOptions {
@@ -48,10 +52,21 @@ export interface MeteringOptions {
    * during instantiation, before the host can set the fuel: with 0 it traps at once.
    */
   readonly initialFuel?: bigint;
+  /**
+   * Exported functions that start a metered call: each export is pointed at a new function that sets the
+   * fuel to `initialFuel` and calls the original with its arguments, so the host need not set the global
+   * from JavaScript before each call (the global's setter is a call into the engine's C++ API, the
+   * costliest part of a call into a small callback). A function only other code of the module calls is
+   * not affected; an export of an imported function, or a module whose types use the GC proposal's
+   * forms, keeps the host's own reset. Only for functions the host never calls from inside another
+   * metered call (whose budget it would renew).
+   */
+  readonly entryPoints?: readonly string[];
 }
 
 const FUEL_EXPORT = '__wasmgate_fuel';
 const GROW_EXPORT = '__wasmgate_grow';
+const SEC_FUNCTION = 3;
 const SEC_GLOBAL = 6;
 const SEC_EXPORT = 7;
 const SEC_CODE = 10;
@@ -225,9 +240,29 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
   let ownGlobals = 0;
   let exportCount = 0;
   const exportNames = new Set<string>();
+  /** Parameter count of each type (-1 for a type that is not a plain function type). */
+  const typeParams: number[] = [];
+  /** Type index of each function the module defines. */
+  const funcTypes: number[] = [];
+  /** Entry-point exports of a function the module defines: name → function index. */
+  const entries = new Map<string, number>();
+  const wanted = new Set(options.entryPoints ?? []);
   for (const s of sections) {
     const r = new Reader(bytes, s.body, s.end);
-    if (s.id === 2) {
+    if (s.id === 1) {
+      for (let n = r.u32(); n > 0; n--) {
+        if (r.byte() !== 0x60) {
+          typeParams.length = 0; // rec groups, sub, struct, array: no wrappers (none is needed to meter)
+          break;
+        }
+        const params = r.u32();
+        for (let k = 0; k < params; k++) r.valType();
+        for (let k = r.u32(); k > 0; k--) r.valType();
+        typeParams.push(params);
+      }
+    } else if (s.id === 3) {
+      for (let n = r.u32(); n > 0; n--) funcTypes.push(r.u32());
+    } else if (s.id === 2) {
       for (let n = r.u32(); n > 0; n--) {
         r.skip(r.u32()); // module name
         r.skip(r.u32()); // field name
@@ -260,9 +295,11 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
       for (let n = exportCount; n > 0; n--) {
         const len = r.u32();
         r.skip(len);
-        exportNames.add(Buffer.from(bytes.buffer, bytes.byteOffset + r.pos - len, len).toString('utf8'));
-        r.byte();
-        r.leb();
+        const name = Buffer.from(bytes.buffer, bytes.byteOffset + r.pos - len, len).toString('utf8');
+        exportNames.add(name);
+        const kind = r.byte();
+        const index = r.u32();
+        if (kind === 0 && wanted.has(name)) entries.set(name, index);
       }
     }
   }
@@ -289,6 +326,35 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
     fuelExportEntry.bytes(name);
     fuelExportEntry.byte(0x03);
     fuelExportEntry.u32(index);
+  }
+
+  // the entry-point wrappers, appended after the module's own functions
+  const wrappers: Array<{ name: string; target: number; type: number }> = [];
+  for (const [name, target] of entries) {
+    const type = funcTypes[target - importedFuncs];
+    if (target < importedFuncs || type === undefined || typeParams[type] === undefined) continue;
+    wrappers.push({ name, target, type });
+  }
+  const firstWrapper = importedFuncs + funcTypes.length;
+  const wrapperOf = new Map(wrappers.map((w, k) => [w.name, firstWrapper + k]));
+  const wrapperTypes = new Writer(16);
+  const wrapperBodies: Writer[] = [];
+  for (const w of wrappers) {
+    wrapperTypes.u32(w.type);
+    const body = new Writer(32);
+    body.byte(0x00); // no locals
+    body.byte(0x42); // i64.const budget
+    body.s64(options.initialFuel ?? 0n);
+    body.byte(0x24); // global.set $fuel
+    body.u32(fuelIndex);
+    for (let p = 0; p < typeParams[w.type]!; p++) {
+      body.byte(0x20); // local.get p
+      body.u32(p);
+    }
+    body.byte(0x10); // call the original
+    body.u32(w.target);
+    body.byte(0x0b);
+    wrapperBodies.push(body);
   }
 
   const codeSection = sections.find((s) => s.id === SEC_CODE);
@@ -327,12 +393,39 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
   for (const s of sections) {
     if (s.id !== 0) emitMissing(RANK[s.id]!);
     if (s.id === SEC_GLOBAL) out.section(s.id, withEntries(s, ownGlobals, 2, fuelGlobal));
-    else if (s.id === SEC_EXPORT) out.section(s.id, withEntries(s, exportCount, 2, fuelExportEntry));
-    else if (s.id === SEC_CODE) writeCode(out, bytes, code!, seqs);
+    else if (s.id === SEC_EXPORT) out.section(s.id, wrappers.length === 0 ? withEntries(s, exportCount, 2, fuelExportEntry) : exportsTo(bytes, s, wrapperOf, fuelExportEntry));
+    else if (s.id === SEC_FUNCTION && wrappers.length > 0) out.section(s.id, withEntries(s, funcTypes.length, wrappers.length, wrapperTypes));
+    else if (s.id === SEC_CODE) writeCode(out, bytes, code!, seqs, wrapperBodies);
     else out.bytes(bytes, s.start, s.end);
   }
   emitMissing(Infinity);
-  return { bytes: Buffer.from(out.buf.buffer, out.buf.byteOffset, out.len), fuelExport, growExport };
+  return { bytes: Buffer.from(out.buf.buffer, out.buf.byteOffset, out.len), fuelExport, growExport, refueling: wrappers.map((w) => w.name) };
+}
+
+/** The export section with the wrapped entry points pointing at their wrappers, and `added` (2 entries) at the end. */
+function exportsTo(bytes: Uint8Array, s: Section, wrapperOf: ReadonlyMap<string, number>, added: Writer): Writer {
+  const r = new Reader(bytes, s.body, s.end);
+  const count = r.u32();
+  const w = new Writer(s.end - s.body + added.len + 16);
+  w.u32(count + 2);
+  for (let n = count; n > 0; n--) {
+    const start = r.pos;
+    const len = r.u32();
+    r.skip(len);
+    const name = Buffer.from(bytes.buffer, bytes.byteOffset + r.pos - len, len).toString('utf8');
+    const kind = r.byte();
+    const at = r.pos;
+    r.u32();
+    const wrapper = kind === 0 ? wrapperOf.get(name) : undefined;
+    if (wrapper === undefined) {
+      w.bytes(bytes, start, r.pos);
+    } else {
+      w.bytes(bytes, start, at);
+      w.u32(wrapper);
+    }
+  }
+  w.bytes(added.buf, 0, added.len);
+  return w;
 }
 
 /** After `memory.grow`: keeps its result in global `growIndex`, leaving it on the stack. */
@@ -407,10 +500,12 @@ function planCode(bytes: Uint8Array, s: Section, importedFuncs: number): CodePla
 const lebLength = (v: number) => (v < 2 ** 7 ? 1 : v < 2 ** 14 ? 2 : v < 2 ** 21 ? 3 : v < 2 ** 28 ? 4 : 5);
 
 /** Writes the code section with the checks inserted, each body's size and the section's size re-encoded. */
-function writeCode(out: Writer, bytes: Uint8Array, plan: CodePlan, seqs: readonly Uint8Array[]): void {
+function writeCode(out: Writer, bytes: Uint8Array, plan: CodePlan, seqs: readonly Uint8Array[], extra: readonly Writer[]): void {
   const { bodies, points } = plan;
   const sizes: number[] = [];
-  let total = lebLength(plan.count);
+  const count = plan.count + extra.length;
+  let total = lebLength(count);
+  for (const e of extra) total += lebLength(e.len) + e.len;
   for (let b = 0, p = 0; b < bodies.length; b += 3) {
     let size = bodies[b + 1]!;
     for (const last = bodies[b + 2]!; p < last; p++) size += seqs[points[p]! & 3]!.length;
@@ -420,7 +515,7 @@ function writeCode(out: Writer, bytes: Uint8Array, plan: CodePlan, seqs: readonl
   out.byte(SEC_CODE);
   out.u32(total);
   const end = out.len + total;
-  out.u32(plan.count);
+  out.u32(count);
   for (let b = 0, p = 0; b < bodies.length; b += 3) {
     const start = bodies[b]!;
     const last = bodies[b + 2]!;
@@ -433,6 +528,10 @@ function writeCode(out: Writer, bytes: Uint8Array, plan: CodePlan, seqs: readonl
       from = at;
     }
     out.bytes(bytes, from, start + bodies[b + 1]!);
+  }
+  for (const e of extra) {
+    out.u32(e.len);
+    out.bytes(e.buf, 0, e.len);
   }
   if (out.len !== end) fail('internal error: code section size mismatch');
 }

@@ -10,6 +10,7 @@ import { importArea, type ImportArea } from './abi/imports.ts';
 import { ErrorCodes, GatewayError } from '../errors.ts';
 import { limitMemory } from './rewrite.ts';
 import { injectMetering } from './meter.ts';
+import { CALLBACK_NAMES } from '../filters/filter-cost.ts';
 
 export interface LoadOptions {
   /** Cap the module's memory at this many bytes (its maximum is rewritten before compiling). */
@@ -49,6 +50,9 @@ export interface FilterModule {
   readonly fuelExport: string | undefined;
   /** The exported global holding the last memory.grow result (with metering). */
   readonly growExport: string | undefined;
+  /** Callbacks that set their CPU budget themselves on entry (with metering), and that budget. */
+  readonly refueling: ReadonlySet<string>;
+  readonly entryFuel: bigint;
 }
 
 export class FilterModuleError extends GatewayError {
@@ -97,13 +101,16 @@ export async function checkFilterModule(file: string, bytes: Buffer, options: Lo
   }
   let fuelExport: string | undefined;
   let growExport: string | undefined;
+  let refueling: ReadonlySet<string> = new Set();
   if (options.cpu !== undefined && options.cpu > 0 && WebAssembly.validate(bytes)) {
     try {
       // a start section runs during instantiation, before the host sets the fuel: it gets one budget
-      const metered = injectMetering(bytes, { initialFuel: BigInt(options.cpu) });
+      // the callbacks the host calls each start with the budget, set by the module itself
+      const metered = injectMetering(bytes, { initialFuel: BigInt(options.cpu), entryPoints: CALLBACK_NAMES.map((n) => `proxy_${n}`) });
       bytes = metered.bytes;
       fuelExport = metered.fuelExport;
       growExport = metered.growExport;
+      refueling = new Set(metered.refueling);
     } catch (err) {
       throw new FilterModuleError(file, `cannot inject CPU metering: ${(err as Error).message} (set limits.cpu: 0 to run it unmetered)`, err);
     }
@@ -157,5 +164,7 @@ export async function checkFilterModule(file: string, bytes: Buffer, options: Lo
     memoryMaxBytes,
     fuelExport,
     growExport,
+    refueling,
+    entryFuel: BigInt(options.cpu ?? 0),
   };
 }

@@ -4,6 +4,7 @@
 // streams and timers make. A trap or a `false` at start refuses the filter with an error that carries
 // the filter's own last log lines; a trap later marks the VM failed for good (it is never called again;
 // the plugin replaces it with a fresh instance).
+import { performance } from 'node:perf_hooks'; // the global is a lazy getter, run on every access
 import type { ResolvedFilter } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { BufferType, HeaderMapType, WasmResult, type LogLevel } from './abi/constants.ts';
@@ -146,7 +147,10 @@ export class FilterVm {
   /** The last memory.grow result (metered modules): -1 when the module was refused memory. */
   private lastGrow: WebAssembly.Global | undefined = undefined;
   private readonly fuelBudget: bigint;
+  /** By Callback: the module sets the budget itself on entry (see MeteringOptions.entryPoints). */
+  private readonly selfFueled: readonly boolean[];
   private readonly watchIndex: number;
+  private readonly hardTimeoutMs: number;
   private logWindow = 0;
   private logLines = 0;
   private logDropped = 0;
@@ -156,7 +160,9 @@ export class FilterVm {
     this.cost = cost;
     this.watchdog = services?.watchdog;
     this.fuelBudget = BigInt(filter.limits.cpu);
+    this.selfFueled = CALLBACK_NAMES.map((n) => mod.entryFuel === this.fuelBudget && mod.refueling.has(`proxy_${n}`));
     this.watchIndex = services?.filterIndex?.(filter.name) ?? -1;
+    this.hardTimeoutMs = filter.limits.hard_timeout_ms;
     this.services = services;
     this.module = mod;
     this.log = log.child({ filter: filter.name, rootId: filter.root_id, vmId: filter.vm_id }, { msgPrefix: 'wasm: ' });
@@ -309,7 +315,9 @@ export class FilterVm {
    */
   private enter(cb: Callback, fn: Export, ctx: StreamContext | undefined, id: number, a: number, b: number, c: number, d: number): number {
     if (this.failed) return TRAPPED;
-    if (this.depth === 0 && this.fuel !== undefined) this.fuel.value = this.fuelBudget; // each callback's CPU budget
+    // each callback's CPU budget, unless the callback sets it itself (callbacks only run at depth 0: what
+    // a host call makes happen in the VM waits until the callback returns; the allocator is no callback)
+    if (this.depth === 0 && this.fuel !== undefined && !this.selfFueled[cb]) this.fuel.value = this.fuelBudget;
     const outer = this.effective;
     this.effective = ctx;
     this.depth++;
@@ -482,7 +490,7 @@ export class FilterVm {
     const w = this.watchdog;
     if (w !== undefined) {
       w[2] = this.watchIndex;
-      w[3] = this.filter.limits.hard_timeout_ms;
+      w[3] = this.hardTimeoutMs;
       w[0]!++;
     }
     return w;

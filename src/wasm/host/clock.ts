@@ -2,6 +2,8 @@
 // its configuration grants (limits.clock_resolution_us): precise timers help timing side channels
 // between filters and requests sharing a process, so a filter gets no finer time than it was given.
 
+import { performance } from 'node:perf_hooks'; // the global is a lazy getter, run on every access
+
 let lastMs = -1;
 let lastResolution = 0n;
 let lastNs = 0n;
