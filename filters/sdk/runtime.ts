@@ -41,29 +41,58 @@ function findFactory(rootId: string): RootContextFactory | null {
   return fallback;
 }
 
+// The root looked up last: a plugin has one root context, and every stream's creation names it.
+let lastRootId: u32 = 0;
+let lastRoot: RootContext | null = null;
+
 function rootOf(id: u32): RootContext | null {
-  return roots.has(id) ? roots.get(id) : null;
+  if (id == lastRootId && lastRoot !== null) return lastRoot;
+  if (!roots.has(id)) return null;
+  const root = roots.get(id);
+  lastRootId = id;
+  lastRoot = root;
+  return root;
 }
 
-// The stream looked up last: a stream's callbacks often come one after another (context creation then
-// request headers; on_log, on_done, on_delete), and each lookup in the map hashes and walks a bucket.
-let lastStreamId: u32 = 0;
-let lastStream: HttpContext | null = null;
+function forgetRoot(id: u32): void {
+  roots.delete(id);
+  if (id == lastRootId) {
+    lastRootId = 0;
+    lastRoot = null;
+  }
+}
+
+// Live streams: the host numbers contexts one after another, so a stream goes in the slot of its id's
+// low bits, found and removed without hashing; the rare stream whose slot is taken by a live one goes in
+// the map. One slot per stream a VM can have in flight at once, in the common case.
+const SLOTS: i32 = 1024;
+const slotIds = new StaticArray<u32>(SLOTS);
+const slotStreams = new StaticArray<HttpContext | null>(SLOTS);
+
+function rememberStream(id: u32, stream: HttpContext): void {
+  const i = <i32>(id & <u32>(SLOTS - 1));
+  if (unchecked(slotIds[i]) == 0) {
+    unchecked((slotIds[i] = id));
+    unchecked((slotStreams[i] = stream));
+  } else {
+    streams.set(id, stream);
+  }
+}
 
 function streamOf(id: u32): HttpContext | null {
-  if (id == lastStreamId && lastStream !== null) return lastStream;
-  if (!streams.has(id)) return null;
-  const stream = streams.get(id);
-  lastStreamId = id;
-  lastStream = stream;
-  return stream;
+  const i = <i32>(id & <u32>(SLOTS - 1));
+  if (unchecked(slotIds[i]) == id && id != 0) return unchecked(slotStreams[i]);
+  if (streams.size == 0 || !streams.has(id)) return null;
+  return streams.get(id);
 }
 
 function forgetStream(id: u32): void {
-  streams.delete(id);
-  if (id == lastStreamId) {
-    lastStreamId = 0;
-    lastStream = null;
+  const i = <i32>(id & <u32>(SLOTS - 1));
+  if (unchecked(slotIds[i]) == id && id != 0) {
+    unchecked((slotIds[i] = 0));
+    unchecked((slotStreams[i] = null));
+  } else if (streams.size > 0) {
+    streams.delete(id);
   }
 }
 
@@ -95,9 +124,7 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
   if (root === null) return;
   const stream = root.createHttpContext(contextId);
   if (stream !== null) {
-    streams.set(contextId, stream);
-    lastStreamId = contextId;
-    lastStream = stream;
+    rememberStream(contextId, stream);
   }
 }
 
@@ -156,7 +183,7 @@ export function proxy_on_delete(contextId: u32): void {
   const root = rootOf(contextId);
   if (root !== null) {
     root.onDelete();
-    roots.delete(contextId);
+    forgetRoot(contextId);
   }
 }
 
