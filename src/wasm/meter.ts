@@ -240,7 +240,7 @@ export function injectMetering(bytes: Uint8Array, options: MeteringOptions = {})
   let ownGlobals = 0;
   let exportCount = 0;
   const exportNames = new Set<string>();
-  /** Parameter count of each type (-1 for a type that is not a plain function type). */
+  /** Parameter count of each type (left empty when the type section has other forms than plain function types). */
   const typeParams: number[] = [];
   /** Type index of each function the module defines. */
   const funcTypes: number[] = [];
