@@ -20,7 +20,8 @@
 // allocator does then (Rust and C abort with `unreachable`, AssemblyScript calls `abort`). A trap with the global below zero means "CPU budget spent": a callback
 // given a budget of B completes iff it executes at most B function entries + loop headers, plus
 // HOST_CALL_FUEL for every call of a host function (the same check, charging that much, right before each
-// `call` of an imported function: host functions run outside the meter). Cost: 16 bytes of code per function and per loop (19 with a 2-byte global
+// `call` of an imported function: host functions run outside the meter; a host that moves many bytes in
+// one call charges them too, see TRANSFER_BYTES_PER_FUEL). Cost: 16 bytes of code per function and per loop (19 with a 2-byte global
 // index); per loop iteration a global load, subtract, store, compare and never-taken branch. Measured on
 // the test machine (test/wasm-meter.test.ts): a tight loop summing 10^7 i64s runs 1.3–1.7× slower
 // (+0.1–0.2 ns per iteration); code doing real work per iteration pays proportionally less.
@@ -465,6 +466,14 @@ const P_HOST = 2;
  * host calls; real filters make tens.
  */
 export const HOST_CALL_FUEL = 1_000;
+
+/**
+ * A host call that moves CHARGED_TRANSFER_BYTES (4 KiB) or more between the guest's memory and the host
+ * (a body, a header map, a log line) is charged a unit per this many bytes on top, as the host charges it
+ * (src/wasm/vm.ts): a loop around one then spends the budget in about the time a loop of the guest's own
+ * code would, whatever the size it moves.
+ */
+export const TRANSFER_BYTES_PER_FUEL = 4;
 
 interface CodePlan {
   readonly count: number;

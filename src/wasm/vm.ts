@@ -9,6 +9,7 @@ import type { ResolvedFilter } from '../config/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { BufferType, HeaderMapType, WasmResult, type LogLevel } from './abi/constants.ts';
 import { GuestMemory } from './memory/codec.ts';
+import { TRANSFER_BYTES_PER_FUEL } from './meter.ts';
 import { buildImports, type LinkReport } from './host/index.ts';
 import { GuestExit, type StreamHost, type VmHost } from './host/types.ts';
 import type { FilterModule } from './module.ts';
@@ -205,7 +206,14 @@ export class FilterVm {
     }
     this.exports = instance.exports as Record<string, Export>;
     memory.attach(instance.exports.memory as WebAssembly.Memory);
-    if (mod.fuelExport !== undefined) this.fuel = instance.exports[mod.fuelExport] as WebAssembly.Global;
+    if (mod.fuelExport !== undefined) {
+      const fuel = instance.exports[mod.fuelExport] as WebAssembly.Global;
+      this.fuel = fuel;
+      // host functions run outside the meter: a large transfer is charged for its size
+      memory.onTransfer = (bytes) => {
+        fuel.value = (fuel.value as bigint) - BigInt(Math.ceil(bytes / TRANSFER_BYTES_PER_FUEL));
+      };
+    }
     if (mod.growExport !== undefined) this.lastGrow = instance.exports[mod.growExport] as WebAssembly.Global;
     if (services?.shared !== undefined) {
       const vm = this;

@@ -300,6 +300,7 @@ function copyPairsOut(host: VmHost, map: HeaderMap, retPtrPtr: number, retSizePt
   const size = pairsSize(lists);
   const ptr = host.alloc(size);
   if (ptr === 0 || !mem.inBounds(ptr, size)) return WasmResult.InvalidMemoryAccess;
+  mem.transferred(size);
   writePairs(mem.bytes(), ptr, lists); // straight into guest memory
   if (!mem.writeU32(retPtrPtr, ptr) || !mem.writeU32(retSizePtr, size)) return WasmResult.InvalidMemoryAccess;
   return WasmResult.Ok;
@@ -317,6 +318,7 @@ function copyStringOut(host: VmHost, value: string, retPtrPtr: number, retSizePt
   }
   const ptr = host.alloc(len);
   if (ptr === 0 || !mem.inBounds(ptr, len)) return WasmResult.InvalidMemoryAccess;
+  mem.transferred(len);
   mem.bytes().write(value, ptr, len, 'latin1');
   if (!mem.writeU32(retPtrPtr, ptr) || !mem.writeU32(retSizePtr, len)) return WasmResult.InvalidMemoryAccess;
   return WasmResult.Ok;

@@ -6,6 +6,11 @@
 
 const RECENT_SLOTS = 256;
 const RECENT_MAX_LEN = 64;
+/**
+ * Transfers between the guest and the host of at least this many bytes are reported to onTransfer (the
+ * CPU metering charges them: a host call's flat charge covers about this much copying).
+ */
+export const CHARGED_TRANSFER_BYTES = 4096;
 
 export class GuestMemory {
   private memory: WebAssembly.Memory | undefined;
@@ -13,6 +18,11 @@ export class GuestMemory {
   private u8: Uint8Array = new Uint8Array(0);
   private buf: Buffer = Buffer.alloc(0);
   private view: DataView = new DataView(this.buffer);
+  /**
+   * Told the size of each transfer of CHARGED_TRANSFER_BYTES or more (read from the guest or written into
+   * it) while a host call runs; the VM sets it when the module is metered.
+   */
+  onTransfer: ((bytes: number) => void) | undefined = undefined;
   /** Short strings decoded lately (see latin1), by a hash of their length and a few bytes. */
   private readonly recent: string[] = new Array<string>(RECENT_SLOTS).fill('');
 
@@ -57,7 +67,13 @@ export class GuestMemory {
     len >>>= 0;
     this.refresh();
     if (ptr + len > this.u8.byteLength) return undefined;
+    if (len >= CHARGED_TRANSFER_BYTES) this.transferred(len);
     return this.u8.subarray(ptr, ptr + len);
+  }
+
+  /** Reports a transfer of `len` bytes done through bytes() (the others report their own). */
+  transferred(len: number): void {
+    if (len >= CHARGED_TRANSFER_BYTES) this.onTransfer?.(len);
   }
 
   /**
@@ -82,7 +98,10 @@ export class GuestMemory {
     this.refresh();
     if (ptr + len > this.buf.length) return undefined;
     if (len === 0) return '';
-    if (len > RECENT_MAX_LEN) return this.buf.toString('latin1', ptr, ptr + len);
+    if (len > RECENT_MAX_LEN) {
+      this.transferred(len);
+      return this.buf.toString('latin1', ptr, ptr + len);
+    }
     // filters pass the same few names and values on every request (in fresh guest buffers): comparing
     // the bytes with a string decoded before costs less than decoding them again in C++
     const u8 = this.u8;
@@ -104,6 +123,7 @@ export class GuestMemory {
     len >>>= 0;
     this.refresh();
     if (ptr + len > this.buf.length) return undefined;
+    this.transferred(len);
     return len === 0 ? '' : this.buf.toString('utf8', ptr, ptr + len);
   }
 
@@ -135,6 +155,7 @@ export class GuestMemory {
     ptr >>>= 0;
     this.refresh();
     if (ptr + bytes.byteLength > this.u8.byteLength) return false;
+    this.transferred(bytes.byteLength);
     this.u8.set(bytes, ptr);
     return true;
   }
