@@ -13,8 +13,7 @@ export class HeaderMap {
    * was measured at (-1: never). This class's own edits keep it current; an edit made to the lists
    * directly shows as a different pair count, and wireSize() measures again (an outside edit that keeps
    * the count, e.g. removing a pair then pushing another, must call measure()). See
-   * MAX_FILTER_HEADER_BYTES in src/wasm/host/http.ts, the one reader (filters write only before the
-   * gateway's own last edits).
+   * MAX_FILTER_HEADER_BYTES in src/wasm/host/http.ts, the one reader.
    */
   private wireBytes = -1;
   private wirePairs = -1;
@@ -81,24 +80,14 @@ export class HeaderMap {
   /** Appends to an existing comma-separated value, or adds the header. */
   append(name: string, value: string): void {
     const tracked = this.tracked();
-    const pairs = this.pseudo.length + this.list.length;
-    appendFlat(name.charCodeAt(0) === 58 ? this.pseudo : this.list, name, value);
-    if (tracked) this.track(this.pseudo.length + this.list.length === pairs ? value.length + 2 : name.length + value.length + 4);
+    const added = appendFlat(name.charCodeAt(0) === 58 ? this.pseudo : this.list, name, value);
+    if (tracked) this.track(added);
   }
 
   remove(name: string): void {
-    const arr = name.charCodeAt(0) === 58 ? this.pseudo : this.list;
     const tracked = this.tracked();
-    let delta = 0;
-    for (let i = 0; i < arr.length; ) {
-      if (arr[i] === name) {
-        delta -= name.length + arr[i + 1]!.length + 4;
-        arr.splice(i, 2);
-      } else {
-        i += 2;
-      }
-    }
-    if (tracked) this.track(delta);
+    const removed = removeFlat(name.charCodeAt(0) === 58 ? this.pseudo : this.list, [name]);
+    if (tracked) this.track(-removed);
   }
 
   /** Removes every pair. */
@@ -191,22 +180,29 @@ export function rawPairs(raw: ReadonlyArray<Buffer | string>, out: string[] = []
   return out;
 }
 
-/** Appends `value` to the last `name` pair of a flat list (", "-joined), or adds the pair. */
-export function appendFlat(list: string[], name: string, value: string): void {
+/** Appends `value` to the last `name` pair of a flat list (", "-joined), or adds the pair; returns the wire bytes added. */
+export function appendFlat(list: string[], name: string, value: string): number {
   for (let i = list.length - 2; i >= 0; i -= 2) {
     if (list[i] === name) {
       list[i + 1] = `${list[i + 1]}, ${value}`;
-      return;
+      return value.length + 2;
     }
   }
   list.push(name, value);
+  return name.length + value.length + 4;
 }
 
-/** Removes every pair whose name is in `names` from a flat list. */
-export function removeFlat(list: string[], names: readonly string[]): void {
-  if (names.length === 0) return;
+/** Removes every pair whose name is in `names` from a flat list; returns the wire bytes removed. */
+export function removeFlat(list: string[], names: readonly string[]): number {
+  let removed = 0;
+  if (names.length === 0) return removed;
   for (let i = 0; i < list.length; ) {
-    if (names.includes(list[i]!)) list.splice(i, 2);
-    else i += 2;
+    if (names.includes(list[i]!)) {
+      removed += list[i]!.length + list[i + 1]!.length + 4;
+      list.splice(i, 2);
+    } else {
+      i += 2;
+    }
   }
+  return removed;
 }

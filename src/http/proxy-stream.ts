@@ -213,7 +213,7 @@ export class ProxyStream implements ForwardHandler, Exchange {
       path = h.get(':path') ?? '/';
       // a Host header set by a filter wins over :authority; HTTP/1.1 sends one Host
       const host = h.get('host');
-      if (host !== undefined) removeFlat(list, ['host']);
+      if (host !== undefined) h.remove('host');
       authority = host ?? h.get(':authority') ?? '';
       // routing is decided again when what it depends on changed (headers no filter wrote still match
       // the route they matched as they arrived)

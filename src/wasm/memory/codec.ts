@@ -67,11 +67,11 @@ export class GuestMemory {
     len >>>= 0;
     this.refresh();
     if (ptr + len > this.u8.byteLength) return undefined;
-    if (len >= CHARGED_TRANSFER_BYTES) this.transferred(len);
+    this.transferred(len);
     return this.u8.subarray(ptr, ptr + len);
   }
 
-  /** Reports a transfer of `len` bytes done through bytes() (the others report their own). */
+  /** Reports a transfer of `len` bytes (the accessors report their own; callers of bytes() call this). */
   transferred(len: number): void {
     if (len >= CHARGED_TRANSFER_BYTES) this.onTransfer?.(len);
   }
